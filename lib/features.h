@@ -1,0 +1,76 @@
+/* Feature extraction over request text and evidence. Allocation-free except the term set,
+ * which grows during warm-up and is then reused. */
+#ifndef RR_FEATURES_H
+#define RR_FEATURES_H
+
+#include "base.h"
+
+typedef enum rr_pii_type {
+    RR_PII_EMAIL = 0,
+    RR_PII_PHONE,
+    RR_PII_CARD, /* Luhn-valid 13..19 digits */
+    RR_PII_IBAN, /* mod-97 valid */
+    RR_PII_SSN,  /* US SSN, invalid ranges (000, 666, 9xx area; 00 group; 0000 serial) excluded */
+    RR_PII_IPV4,
+    RR_PII_IPV6,
+    RR_PII__COUNT
+} rr_pii_type;
+
+/* "email", "phone", "card", "iban", "ssn", "ipv4", "ipv6" */
+const char *rr_pii_name(rr_pii_type t);
+
+typedef struct rr_pii_span {
+    uint32_t type; /* rr_pii_type */
+    uint32_t start, end; /* byte offsets, end exclusive */
+} rr_pii_span;
+
+typedef struct rr_text_features {
+    uint32_t bytes;
+    uint32_t chars;     /* UTF-8 code points */
+    uint32_t words;     /* runs of letters/digits (non-ASCII bytes count as letters) */
+    uint32_t tokens;    /* documented estimate: see rr_token_estimate */
+    uint32_t numbers;   /* numeric tokens (digits, optionally with , . separators) */
+    uint32_t questions; /* '?' characters */
+    uint32_t entities;  /* entity-like spans: capitalised words not starting a sentence,
+                           identifiers mixing letters and digits (ORD-12345), URLs, @handles */
+    uint32_t lines;
+    uint32_t pii[RR_PII__COUNT];
+    uint32_t pii_total;
+} rr_text_features;
+
+/* Token estimate: ceil(chars / 4) rounded up to at least `words` * 3 / 4... see .c */
+uint32_t rr_token_estimate(uint32_t chars, uint32_t words);
+
+/* Extract text features. PII spans are written to spans[0..max_spans) (may be NULL / 0);
+ * *nspans receives the number written. Counts in `out` include every detection even past
+ * max_spans. Text is UTF-8 (already checked); NUL bytes count as whitespace. */
+void rr_text_features_extract(const char *text, size_t len, rr_text_features *out,
+                              rr_pii_span *spans, size_t max_spans, size_t *nspans);
+
+/* A set of 64-bit term hashes (open addressing), owned by the caller's scratch. */
+typedef struct rr_termset {
+    uint64_t *slots; /* 0 = empty */
+    size_t cap;      /* power of two */
+    size_t n;
+    const rr_alloc *a;
+} rr_termset;
+
+void rr_termset_init(rr_termset *s, const rr_alloc *a);
+void rr_termset_free(rr_termset *s);
+void rr_termset_clear(rr_termset *s);
+/* Returns false only when growing failed (out of memory). */
+bool rr_termset_add(rr_termset *s, uint64_t h);
+bool rr_termset_has(const rr_termset *s, uint64_t h);
+
+/* Content terms: ASCII-lowercased words of >= 3 bytes that are not stop words (a fixed
+ * English list), and every number; each hashed with xxh3-64 (never 0). Calls fn for each. */
+typedef void (*rr_term_fn)(void *ud, uint64_t hash, const char *term, size_t len);
+void rr_content_terms(const char *text, size_t len, rr_term_fn fn, void *ud);
+
+/* Coverage: the share of the request's distinct content terms found in any evidence text.
+ * 0 when there is no evidence or the request has no content terms. `ev_set` and `req_set`
+ * are scratch sets. Returns a negative value on out-of-memory. */
+double rr_coverage(const char *text, size_t len, const char *const *ev_text,
+                   const size_t *ev_len, size_t nev, rr_termset *ev_set, rr_termset *req_set);
+
+#endif
