@@ -1,0 +1,259 @@
+/* The compiled policy (rr_router) and per-request scratch, shared by policy.c (compiler),
+ * route.c (the layered decision) and record.c (reason line and JSON record). */
+#ifndef RR_ROUTER_H
+#define RR_ROUTER_H
+
+#include "base.h"
+#include "expr.h"
+#include "features.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+/* Failure types a route's "escalate" map may name. "denied" is the reroute taken when
+ * eligibility denies the route. */
+#define RR_FAILURE_TABLE(X)                                                                \
+    X(DENIED, "denied")                                                                    \
+    X(SCHEMA, "schema")                                                                    \
+    X(SEMANTIC, "semantic")                                                                \
+    X(GROUNDING, "grounding")                                                              \
+    X(SAFETY, "safety")                                                                    \
+    X(EMPTY, "empty")                                                                      \
+    X(REFUSAL, "refusal")                                                                  \
+    X(TRUNCATED, "truncated")                                                              \
+    X(LOW_CONFIDENCE, "low_confidence")                                                    \
+    X(MODEL_ERROR, "model_error")                                                          \
+    X(TOOL_ERROR, "tool_error")                                                            \
+    X(TIMEOUT, "timeout")
+
+typedef enum {
+#define RR__F(name, text) RR_F_##name,
+    RR_FAILURE_TABLE(RR__F)
+#undef RR__F
+        RR_F__COUNT
+} rr_failure;
+
+const char *rr_failure_name(int f);
+int rr_failure_lookup(const char *s); /* -1 if unknown */
+
+typedef struct rr_model_def {
+    char *id;
+    int tier;
+    double usd_in, usd_out; /* per million tokens */
+    double latency_ms;      /* expected latency of one call */
+} rr_model_def;
+
+typedef struct rr_pattern_set {
+    char *name;
+    size_t n;
+    pcre2_code **codes;
+    char **pointers; /* JSON pointer of each pattern, for error messages */
+    int slot;        /* match.<name> */
+} rr_pattern_set;
+
+typedef struct rr_attr_def {
+    char *name;
+    rr_type type;
+    rr_value def; /* default when absent (strings point into `def_str`) */
+    char *def_str;
+    int slot;
+} rr_attr_def;
+
+typedef struct rr_threshold_def {
+    char *name;
+    double value;
+    int slot;
+} rr_threshold_def;
+
+typedef struct rr_elig_rule {
+    char *id;
+    char *pointer;
+    rr_expr *when;
+    int *deny_models, *deny_routes, *deny_tools;
+    size_t n_models, n_routes, n_tools;
+    char *reason;
+} rr_elig_rule;
+
+typedef struct rr_task_rule {
+    char *id;
+    char *pointer;
+    rr_expr *when;
+    int task; /* index into router->tasks */
+} rr_task_rule;
+
+typedef struct rr_rule {
+    char *id;
+    char *pointer;
+    rr_expr *when;
+    int route;
+} rr_rule;
+
+typedef struct rr_escalation {
+    int failure; /* rr_failure */
+    int target;  /* route index */
+} rr_escalation;
+
+typedef struct rr_route_def {
+    char *id;
+    char *version;
+    int kind; /* rr_route_kind */
+    int model; /* -1 for terminal kinds */
+    char *prompt;
+    char *output_mode; /* "text", "json", "constrained" */
+    int *tools;
+    size_t ntools;
+    int64_t context_tokens;
+    int64_t max_output_tokens;
+    int *validators;
+    size_t nvalidators;
+    rr_escalation *esc;
+    size_t nesc;
+    int retries;
+    char *message;
+    /* compiler-computed */
+    double worst_cost_usd, worst_latency_ms;
+    int worst_attempts;
+    int worst_next; /* next route on the worst-case ladder, -1 at the end */
+} rr_route_def;
+
+typedef struct rr_validator_def {
+    char *name;
+    char *type;
+    char *version;
+    char *pointer;
+    void *impl; /* compiled validator state, owned by the validator module */
+} rr_validator_def;
+
+/* Fixed feature slots, always present in every router (see policy.c's table). */
+enum {
+    RR_SLOT_TEXT_BYTES = 0,
+    RR_SLOT_TEXT_CHARS,
+    RR_SLOT_TEXT_WORDS,
+    RR_SLOT_TEXT_TOKENS,
+    RR_SLOT_TEXT_NUMBERS,
+    RR_SLOT_TEXT_QUESTIONS,
+    RR_SLOT_TEXT_ENTITIES,
+    RR_SLOT_TEXT_LINES,
+    RR_SLOT_PII_ANY,
+    RR_SLOT_PII_COUNT,
+    RR_SLOT_PII_FIRST, /* one bool per rr_pii_type */
+    RR_SLOT_RETR_K = RR_SLOT_PII_FIRST + RR_PII__COUNT,
+    RR_SLOT_RETR_TOP1,
+    RR_SLOT_RETR_MARGIN,
+    RR_SLOT_RETR_MEAN,
+    RR_SLOT_RETR_COVERAGE,
+    RR_SLOT_EVIDENCE_ANY,
+    RR_SLOT_CONVERSATION,
+    RR_SLOT_TASK,
+    RR_SLOT__FIXED
+};
+
+struct rr_router {
+    rr_alloc a;
+    char *name, *version, *description;
+    char fingerprint[17];
+    uint64_t max_text_bytes;
+    pcre2_general_context *gctx;
+    pcre2_match_context *mctx;
+
+    rr_model_def *models;
+    size_t nmodels;
+    char **tools; /* every tool any route names */
+    size_t ntools;
+    char **tasks; /* task families; tasks[0] == "unknown" */
+    size_t ntasks;
+    rr_threshold_def *thresholds;
+    size_t nthresholds;
+    rr_pattern_set *patterns;
+    size_t npatterns;
+    rr_attr_def *attrs;
+    size_t nattrs;
+    rr_elig_rule *elig;
+    size_t nelig;
+    rr_task_rule *task_rules;
+    size_t ntask_rules;
+    rr_rule *rules;
+    size_t nrules;
+    rr_route_def *routes;
+    size_t nroutes;
+    rr_validator_def *validators;
+    size_t nvalidators;
+
+    struct {
+        int64_t max_attempts;
+        double max_cost_usd;
+        double max_latency_ms;
+    } limits;
+    int terminal_denied;   /* route used when eligibility leaves nothing (-1 = built-in) */
+    int terminal_no_match; /* route used when no rule matches */
+
+    size_t nslots;
+    char **slot_names; /* for records */
+    rr_type *slot_types;
+    int *slot_threshold; /* slot -> threshold index or -1 */
+
+    char *report_json; /* rrctl lint report */
+    size_t report_len;
+};
+
+/* A request attribute set by the host. */
+typedef struct rr_req_attr {
+    uint32_t key_off, key_len; /* in req->pool */
+    uint8_t type;
+    uint32_t str_off, str_len;
+    double num;
+} rr_req_attr;
+
+typedef struct rr_req_evidence {
+    uint32_t id_off, id_len;
+    uint32_t text_off, text_len;
+    double score;
+} rr_req_evidence;
+
+#define RR_MAX_SPANS 256
+
+struct rr_request {
+    rr_alloc a;
+    rr_buf pool; /* text, attribute keys and values, evidence */
+    bool has_text;
+    uint32_t text_off, text_len;
+    bool has_conv;
+    uint32_t conv_off, conv_len;
+    rr_req_attr *attrs;
+    size_t nattrs, capattrs;
+    rr_req_evidence *ev;
+    size_t nev, capev;
+
+    /* scratch, sized on first use with a router */
+    rr_value *slots;
+    size_t capslots;
+    uint8_t *denied; /* models | routes | tools flags */
+    size_t capdenied;
+    pcre2_match_data *md;
+    const rr_router *md_owner; /* match data is allocated through this router's context */
+    rr_termset ev_set, req_set;
+    const char **ev_ptrs;
+    size_t *ev_lens;
+    size_t capevptrs;
+    rr_text_features tf;
+    rr_pii_span spans[RR_MAX_SPANS];
+    size_t nspans;
+    rr_buf out; /* features JSON */
+};
+
+/* Request helpers for route.c */
+static inline const char *rr_req_str(const struct rr_request *r, uint32_t off) {
+    return r->pool.p + off;
+}
+
+/* policy.c */
+int rr_policy_compile(struct rr_router *r, const char *text, size_t len, rr_error *err);
+
+/* route.c: extract features into req->slots (sizes scratch). */
+int rr_extract(const struct rr_router *r, struct rr_request *req, rr_error *err);
+
+/* Locate the value at JSON `pointer` in raw JSON text; 1-based line/column or 0/0. */
+void rr_json_locate(const char *text, size_t len, const char *pointer, uint32_t *line,
+                    uint32_t *column);
+
+#endif
