@@ -1,0 +1,391 @@
+/* Explanations: the reason-code line and the decision's JSON record, built on demand from
+ * what rr_route stored, into buffers the decision keeps between uses. */
+#include "router.h"
+
+#include <math.h>
+#include <string.h>
+
+static void put_value(rr_buf *b, const rr_value *v, bool json) {
+    switch (v->type) {
+    case RR_T_NUM:
+        rr_buf_json_num(b, v->u.num);
+        break;
+    case RR_T_BOOL:
+        rr_buf_puts(b, v->u.b ? "true" : "false");
+        break;
+    case RR_T_STR:
+        if (json)
+            rr_buf_json_str(b, v->u.str, v->len);
+        else {
+            rr_buf_putc(b, '\'');
+            rr_buf_put(b, v->u.str, v->len);
+            rr_buf_putc(b, '\'');
+        }
+        break;
+    default:
+        rr_buf_puts(b, "null");
+    }
+}
+
+/* "[name=value ...]" for every identifier the expression read. */
+static void put_inputs(rr_buf *b, const rr_decision *d, const rr_expr *e) {
+    const rr_router *r = d->router;
+    size_t n = rr_expr_ref_count(e);
+    if (!n)
+        return;
+    rr_buf_putc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        int s = rr_expr_ref(e, i);
+        if (i)
+            rr_buf_putc(b, ' ');
+        rr_buf_puts(b, r->slot_names[s]);
+        rr_buf_putc(b, '=');
+        put_value(b, &d->slots[s], false);
+    }
+    rr_buf_putc(b, ']');
+}
+
+static void put_denials(rr_buf *b, const rr_decision *d) {
+    const rr_router *r = d->router;
+    const uint8_t *dm = d->denied, *dr = dm + r->nmodels, *dt = dr + r->nroutes;
+    const char *sep = "";
+    for (size_t i = 0; i < r->nmodels; i++)
+        if (dm[i]) {
+            rr_buf_printf(b, "%smodel:%s", sep, r->models[i].id);
+            sep = ",";
+        }
+    for (size_t i = 0; i < r->nroutes; i++)
+        if (dr[i]) {
+            rr_buf_printf(b, "%sroute:%s", sep, r->routes[i].id);
+            sep = ",";
+        }
+    for (size_t i = 0; i < r->ntools; i++)
+        if (dt[i]) {
+            rr_buf_printf(b, "%stool:%s", sep, r->tools[i]);
+            sep = ",";
+        }
+}
+
+static const char *denied_name(const rr_decision *d) {
+    const rr_router *r = d->router;
+    switch (d->denied_kind) {
+    case 0: return r->routes[d->denied_index].id;
+    case 1: return r->models[d->denied_index].id;
+    case 2: return r->tools[d->denied_index];
+    }
+    return "";
+}
+
+static const char *const denied_kinds[] = {"route", "model", "tool"};
+
+static void build_reason(rr_decision *d) {
+    const rr_router *r = d->router;
+    rr_buf *b = &d->reason;
+    rr_buf_clear(b);
+    if (d->nelig_fired == 0) {
+        rr_buf_puts(b, "elig=ok");
+    } else {
+        rr_buf_puts(b, "elig=deny(");
+        put_denials(b, d);
+        rr_buf_puts(b, " by ");
+        for (size_t i = 0; i < d->nelig_fired; i++)
+            rr_buf_printf(b, "%s%s", i ? "," : "", r->elig[d->elig_fired[i]].id);
+        rr_buf_putc(b, ')');
+    }
+    rr_buf_printf(b, " task=%s", r->tasks[d->task]);
+    if (d->task_rule >= 0)
+        rr_buf_printf(b, "(rule=%s)", r->task_rules[d->task_rule].id);
+    else
+        rr_buf_puts(b, "(no task rule matched)");
+    if (d->rule >= 0) {
+        rr_buf_printf(b, " rule=%s", r->rules[d->rule].id);
+        put_inputs(b, d, r->rules[d->rule].when);
+    } else {
+        rr_buf_puts(b, " rule=none");
+    }
+    const rr_route_def *rt = &r->routes[d->route];
+    switch (d->reroute) {
+    case RR_REROUTE_DENIED_TARGET:
+    case RR_REROUTE_LADDER:
+    case RR_REROUTE_TERMINAL:
+        rr_buf_printf(b, " %s denied(%s %s) -> %s", r->routes[d->first_route].id,
+                      denied_kinds[d->denied_kind], denied_name(d),
+                      d->reroute == RR_REROUTE_DENIED_TARGET ? "escalate.denied"
+                      : d->reroute == RR_REROUTE_LADDER      ? "next allowed rung of its ladder"
+                                                             : "terminal");
+        break;
+    case RR_REROUTE_NO_MATCH:
+        rr_buf_puts(b, " no rule matched -> terminal");
+        break;
+    }
+    rr_buf_printf(b, " => %s", rt->id);
+    if (rt->model >= 0)
+        rr_buf_printf(b, "(model=%s)", r->models[rt->model].id);
+    d->reason_valid = !b->oom;
+}
+
+const char *rr_decision_reason(const rr_decision *cd) {
+    if (!cd || !cd->router)
+        return "";
+    rr_decision *d = (rr_decision *)cd; /* the cache is not part of the decision's value */
+    if (!d->reason_valid)
+        build_reason(d);
+    return d->reason.p ? d->reason.p : "";
+}
+
+static void key(rr_buf *b, const char *k) {
+    rr_buf_json_str(b, k, strlen(k));
+    rr_buf_putc(b, ':');
+}
+
+static void kv_str(rr_buf *b, const char *k, const char *v) {
+    key(b, k);
+    rr_buf_json_str(b, v, strlen(v));
+}
+
+static void put_features(rr_buf *b, const rr_decision *d) {
+    const rr_router *r = d->router;
+    rr_buf_putc(b, '{');
+    /* Built-in features: numbers and flags only, never text or PII values. */
+    for (int i = 0; i < RR_SLOT_TASK; i++) {
+        if (i)
+            rr_buf_putc(b, ',');
+        key(b, r->slot_names[i]);
+        put_value(b, &d->slots[i], true);
+    }
+    for (size_t i = 0; i < r->npatterns; i++) {
+        rr_buf_putc(b, ',');
+        key(b, r->slot_names[r->patterns[i].slot]);
+        put_value(b, &d->slots[r->patterns[i].slot], true);
+    }
+    rr_buf_putc(b, '}');
+}
+
+static void put_stage_inputs(rr_buf *b, const rr_decision *d, const rr_expr *e) {
+    const rr_router *r = d->router;
+    rr_buf_putc(b, '{');
+    for (size_t i = 0, n = rr_expr_ref_count(e); i < n; i++) {
+        int s = rr_expr_ref(e, i);
+        if (i)
+            rr_buf_putc(b, ',');
+        key(b, r->slot_names[s]);
+        /* Attribute values are the host's data; bools and numbers are shown, strings too
+         * since policies compare them to literals (tiers, channels), never request text. */
+        put_value(b, &d->slots[s], true);
+    }
+    rr_buf_putc(b, '}');
+}
+
+static void put_stages(rr_buf *b, const rr_decision *d) {
+    const rr_router *r = d->router;
+    rr_buf_puts(b, "[{\"stage\":\"eligibility\",\"result\":");
+    rr_buf_puts(b, d->nelig_fired ? "\"deny\"" : "\"ok\"");
+    rr_buf_puts(b, ",\"rules\":[");
+    for (size_t i = 0; i < d->nelig_fired; i++) {
+        const rr_elig_rule *e = &r->elig[d->elig_fired[i]];
+        rr_buf_puts(b, i ? ",{" : "{");
+        kv_str(b, "id", e->id);
+        rr_buf_putc(b, ',');
+        kv_str(b, "reason", e->reason);
+        rr_buf_puts(b, ",\"inputs\":");
+        put_stage_inputs(b, d, e->when);
+        rr_buf_putc(b, '}');
+    }
+    rr_buf_puts(b, "],\"denied\":\"");
+    put_denials(b, d);
+    rr_buf_puts(b, "\"},{\"stage\":\"task\",");
+    kv_str(b, "result", r->tasks[d->task]);
+    rr_buf_putc(b, ',');
+    kv_str(b, "rule", d->task_rule >= 0 ? r->task_rules[d->task_rule].id : "");
+    if (d->task_rule >= 0) {
+        rr_buf_puts(b, ",\"inputs\":");
+        put_stage_inputs(b, d, r->task_rules[d->task_rule].when);
+    }
+    rr_buf_puts(b, ",\"reason\":");
+    rr_buf_puts(b, d->task_rule >= 0 ? "\"task rule matched\"" : "\"no task rule matched\"");
+    rr_buf_puts(b, "},{\"stage\":\"route\",");
+    kv_str(b, "result", r->routes[d->route].id);
+    rr_buf_putc(b, ',');
+    kv_str(b, "rule", d->rule >= 0 ? r->rules[d->rule].id : "");
+    if (d->rule >= 0) {
+        rr_buf_puts(b, ",\"inputs\":");
+        put_stage_inputs(b, d, r->rules[d->rule].when);
+        rr_buf_putc(b, ',');
+        kv_str(b, "selected", r->routes[d->first_route].id);
+    }
+    static const char *const why[] = {"rule matched", "selected route denied; took its "
+                                      "escalate.denied target",
+                                      "selected route denied; took the next allowed rung of its "
+                                      "escalation ladder",
+                                      "selected route denied and no allowed rung; terminal route",
+                                      "no rule matched; terminal route"};
+    rr_buf_puts(b, ",\"reason\":");
+    rr_buf_json_str(b, why[d->reroute], strlen(why[d->reroute]));
+    if (d->reroute != RR_REROUTE_NONE && d->reroute != RR_REROUTE_NO_MATCH) {
+        rr_buf_puts(b, ",\"denied\":{");
+        kv_str(b, "kind", denied_kinds[d->denied_kind]);
+        rr_buf_putc(b, ',');
+        kv_str(b, "name", denied_name(d));
+        rr_buf_putc(b, '}');
+    }
+    rr_buf_puts(b, "}]");
+}
+
+static void put_thresholds(rr_buf *b, const rr_decision *d) {
+    const rr_router *r = d->router;
+    /* Thresholds read by the rules that were evaluated: every eligibility rule, task rules
+     * up to the one that matched, routing rules up to the one that fired. */
+    rr_buf_putc(b, '{');
+    bool first = true;
+    for (size_t t = 0; t < r->nthresholds; t++) {
+        int slot = r->thresholds[t].slot;
+        bool used = false;
+        for (size_t i = 0; i < r->nelig && !used; i++)
+            for (size_t k = 0, n = rr_expr_ref_count(r->elig[i].when); k < n; k++)
+                used |= rr_expr_ref(r->elig[i].when, k) == slot;
+        size_t tmax = d->task_rule >= 0 ? (size_t)d->task_rule + 1 : r->ntask_rules;
+        for (size_t i = 0; i < tmax && !used; i++)
+            for (size_t k = 0, n = rr_expr_ref_count(r->task_rules[i].when); k < n; k++)
+                used |= rr_expr_ref(r->task_rules[i].when, k) == slot;
+        size_t rmax = d->rule >= 0 ? (size_t)d->rule + 1 : r->nrules;
+        for (size_t i = 0; i < rmax && !used; i++)
+            for (size_t k = 0, n = rr_expr_ref_count(r->rules[i].when); k < n; k++)
+                used |= rr_expr_ref(r->rules[i].when, k) == slot;
+        if (!used)
+            continue;
+        if (!first)
+            rr_buf_putc(b, ',');
+        first = false;
+        key(b, r->thresholds[t].name);
+        rr_buf_json_num(b, r->thresholds[t].value);
+    }
+    rr_buf_putc(b, '}');
+}
+
+static void build_json(rr_decision *d) {
+    const rr_router *r = d->router;
+    const rr_route_def *rt = &r->routes[d->route];
+    static const char *const kinds[] = {"model", "human", "clarify", "defer", "refuse"};
+    rr_buf *b = &d->json;
+    rr_buf_clear(b);
+    rr_buf_puts(b, "{\"policy\":{");
+    kv_str(b, "name", r->name);
+    rr_buf_putc(b, ',');
+    kv_str(b, "version", r->version);
+    rr_buf_putc(b, ',');
+    kv_str(b, "fingerprint", r->fingerprint);
+    rr_buf_puts(b, "},\"route\":{");
+    kv_str(b, "id", rt->id);
+    rr_buf_putc(b, ',');
+    kv_str(b, "version", rt->version);
+    rr_buf_putc(b, ',');
+    kv_str(b, "kind", kinds[rt->kind]);
+    rr_buf_puts(b, "},");
+    kv_str(b, "gen_ai.request.model", rt->model >= 0 ? r->models[rt->model].id : "");
+    rr_buf_putc(b, ',');
+    kv_str(b, "task", r->tasks[d->task]);
+    rr_buf_putc(b, ',');
+    kv_str(b, "rule", d->rule >= 0 ? r->rules[d->rule].id : "");
+    rr_buf_putc(b, ',');
+    kv_str(b, "prompt", rt->prompt);
+    rr_buf_putc(b, ',');
+    kv_str(b, "output_mode", rt->output_mode);
+    rr_buf_puts(b, ",\"tools\":[");
+    for (size_t i = 0; i < rt->ntools; i++) {
+        if (i)
+            rr_buf_putc(b, ',');
+        rr_buf_json_str(b, r->tools[rt->tools[i]], strlen(r->tools[rt->tools[i]]));
+    }
+    rr_buf_printf(b, "],\"context_tokens\":%lld,\"max_output_tokens\":%lld,\"validators\":[",
+                  (long long)rt->context_tokens, (long long)rt->max_output_tokens);
+    for (size_t i = 0; i < rt->nvalidators; i++) {
+        const rr_validator_def *v = &r->validators[rt->validators[i]];
+        rr_buf_puts(b, i ? ",{" : "{");
+        kv_str(b, "name", v->name);
+        rr_buf_putc(b, ',');
+        kv_str(b, "type", v->type);
+        rr_buf_putc(b, ',');
+        kv_str(b, "version", v->version);
+        rr_buf_putc(b, '}');
+    }
+    rr_buf_puts(b, "],\"escalation\":{");
+    for (size_t i = 0; i < rt->nesc; i++) {
+        if (i)
+            rr_buf_putc(b, ',');
+        kv_str(b, rr_failure_name(rt->esc[i].failure), r->routes[rt->esc[i].target].id);
+    }
+    rr_buf_putc(b, '}');
+    if (rt->kind != RR_ROUTE_MODEL) {
+        rr_buf_putc(b, ',');
+        kv_str(b, "message", rt->message ? rt->message : "");
+    }
+    rr_buf_puts(b, ",\"stages\":");
+    put_stages(b, d);
+    rr_buf_puts(b, ",\"features\":");
+    put_features(b, d);
+    rr_buf_puts(b, ",\"thresholds\":");
+    put_thresholds(b, d);
+    rr_buf_puts(b, ",\"reason\":");
+    const char *reason = rr_decision_reason(d);
+    rr_buf_json_str(b, reason, strlen(reason));
+    rr_buf_printf(b, ",\"route_ns\":%llu}", (unsigned long long)d->ns);
+    d->json_valid = !b->oom;
+}
+
+const char *rr_decision_json(rr_decision *d, size_t *len) {
+    if (!d || !d->router)
+        return NULL;
+    if (!d->json_valid)
+        build_json(d);
+    if (!d->json_valid)
+        return NULL;
+    if (len)
+        *len = d->json.len;
+    return d->json.p;
+}
+
+const char *rr_request_features_json(const rr_router *r, rr_request *q, uint32_t flags,
+                                     size_t *len, rr_error *err) {
+    if (!r || !q) {
+        rr_err(err, RR_EINVAL, "rr_request_features_json: %s is NULL", r ? "request" : "router");
+        return NULL;
+    }
+    if (rr_extract(r, q, err) != RR_OK)
+        return NULL;
+    rr_buf *b = &q->out;
+    rr_buf_clear(b);
+    rr_buf_putc(b, '{');
+    for (size_t i = 0; i < r->nslots; i++) {
+        if (i == RR_SLOT_TASK || r->slot_threshold[i] >= 0)
+            continue;
+        if (b->len > 1)
+            rr_buf_putc(b, ',');
+        key(b, r->slot_names[i]);
+        const rr_value *v = &q->slots[i];
+        /* Host attributes are listed by presence only: they are inputs, not features. */
+        if (i >= RR_SLOT__FIXED && v->type == RR_T_STR)
+            rr_buf_puts(b, v->present ? "\"<set>\"" : "null");
+        else
+            put_value(b, v, true);
+    }
+    if (flags & RR_FEATURES_SPANS) {
+        rr_buf_puts(b, ",\"pii_spans\":[");
+        for (size_t i = 0; i < q->nspans; i++) {
+            const rr_pii_span *s = &q->spans[i];
+            if (i)
+                rr_buf_putc(b, ',');
+            rr_buf_printf(b, "{\"type\":\"%s\",\"start\":%u,\"end\":%u}",
+                          rr_pii_name((rr_pii_type)s->type), (unsigned)s->start, (unsigned)s->end);
+        }
+        rr_buf_printf(b, "],\"pii_spans_truncated\":%s",
+                      q->tf.pii_total > q->nspans ? "true" : "false");
+    }
+    rr_buf_putc(b, '}');
+    if (b->oom) {
+        rr_err(err, RR_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (len)
+        *len = b->len;
+    return b->p;
+}

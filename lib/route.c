@@ -1,0 +1,442 @@
+/* The layered decision: features -> eligibility -> task -> routing rules -> reroute when
+ * denied. Allocates only while the request's and decision's scratch grows (warm-up). */
+#include "router.h"
+
+#include <math.h>
+#include <string.h>
+
+static bool grow(const rr_alloc *a, void **p, size_t *cap, size_t need, size_t elem) {
+    if (*cap >= need)
+        return true;
+    size_t n = need < 16 ? 16 : need;
+    void *q = rr_realloc(a, *p, *cap * elem, n * elem);
+    if (!q)
+        return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+static int size_scratch(const rr_router *r, rr_request *q) {
+    size_t nden = r->nmodels + r->nroutes + r->ntools;
+    if (!grow(&q->a, (void **)&q->slots, &q->capslots, r->nslots, sizeof *q->slots) ||
+        !grow(&q->a, (void **)&q->denied, &q->capdenied, nden, 1) ||
+        !grow(&q->a, (void **)&q->ev_ptrs, &q->capevptrs, q->nev, sizeof *q->ev_ptrs))
+        return RR_ENOMEM;
+    if (!grow(&q->a, (void **)&q->ev_lens, &q->caplens, q->nev, sizeof *q->ev_lens))
+        return RR_ENOMEM;
+    if (!q->md) {
+        q->md = pcre2_match_data_create(1, q->gctx);
+        if (!q->md)
+            return RR_ENOMEM;
+    }
+    return RR_OK;
+}
+
+static int match_sets(const rr_router *r, rr_request *q, const char *text, size_t len,
+                      rr_error *err) {
+    for (size_t i = 0; i < r->npatterns; i++) {
+        const rr_pattern_set *s = &r->patterns[i];
+        bool hit = false;
+        for (size_t k = 0; k < s->n && !hit; k++) {
+            int rc = pcre2_match(s->codes[k], (PCRE2_SPTR)text, len, 0, PCRE2_NO_UTF_CHECK, q->md,
+                                 r->mctx);
+            if (rc >= 0) {
+                hit = true;
+            } else if (rc != PCRE2_ERROR_NOMATCH) {
+                PCRE2_UCHAR8 msg[120];
+                pcre2_get_error_message(rc, msg, sizeof msg);
+                return rr_err_at(err, rc == PCRE2_ERROR_NOMEMORY ? RR_ENOMEM : RR_ELIMIT,
+                                 s->pointers[k], 0, 0, 0, "pattern failed on this request: %s",
+                                 (const char *)msg);
+            }
+        }
+        rr_value *v = &q->slots[s->slot];
+        v->type = RR_T_BOOL;
+        v->present = 1;
+        v->u.b = hit;
+    }
+    return RR_OK;
+}
+
+static inline void set_num(rr_value *slots, int i, double d) {
+    slots[i].type = RR_T_NUM;
+    slots[i].present = 1;
+    slots[i].u.num = d;
+}
+
+static inline void set_bool(rr_value *slots, int i, bool b) {
+    slots[i].type = RR_T_BOOL;
+    slots[i].present = 1;
+    slots[i].u.b = b;
+}
+
+static int fill_retrieval(rr_request *q, rr_value *s, const char *text, size_t len) {
+    double top1 = -INFINITY, top2 = -INFINITY, sum = 0;
+    for (size_t i = 0; i < q->nev; i++) {
+        double sc = q->ev[i].score;
+        sum += sc;
+        if (sc > top1) {
+            top2 = top1;
+            top1 = sc;
+        } else if (sc > top2) {
+            top2 = sc;
+        }
+        q->ev_ptrs[i] = rr_req_str(q, q->ev[i].text_off);
+        q->ev_lens[i] = q->ev[i].text_len;
+    }
+    size_t k = q->nev;
+    set_num(s, RR_SLOT_RETR_K, (double)k);
+    set_num(s, RR_SLOT_RETR_TOP1, k ? top1 : 0);
+    /* With one passage nothing competes with it, so the margin is the score itself. */
+    set_num(s, RR_SLOT_RETR_MARGIN, k >= 2 ? top1 - top2 : (k ? top1 : 0));
+    set_num(s, RR_SLOT_RETR_MEAN, k ? sum / (double)k : 0);
+    set_bool(s, RR_SLOT_EVIDENCE_ANY, k > 0);
+    double cov = 0;
+    if (k) {
+        cov = rr_coverage(text, len, q->ev_ptrs, q->ev_lens, k, &q->ev_set, &q->req_set);
+        if (cov < 0)
+            return RR_ENOMEM;
+    }
+    set_num(s, RR_SLOT_RETR_COVERAGE, cov);
+    return RR_OK;
+}
+
+static int fill_attrs(const rr_router *r, rr_request *q, rr_value *s, rr_error *err) {
+    for (size_t i = 0; i < r->nattrs; i++) {
+        const rr_attr_def *d = &r->attrs[i];
+        rr_value *v = &s[d->slot];
+        *v = d->def;
+        v->present = 0;
+        size_t klen = strlen(d->name);
+        for (size_t k = 0; k < q->nattrs; k++) {
+            const rr_req_attr *a = &q->attrs[k];
+            if (a->key_len != klen || memcmp(rr_req_str(q, a->key_off), d->name, klen))
+                continue;
+            if (a->type != d->type) {
+                static const char *const tn[] = {"", "bool", "number", "string"};
+                return rr_err(err, RR_EINVAL,
+                              "attribute '%s' is declared %s in the policy but the request set "
+                              "a %s",
+                              d->name, tn[d->type], tn[a->type]);
+            }
+            v->present = 1;
+            if (a->type == RR_T_STR) {
+                v->u.str = rr_req_str(q, a->str_off);
+                v->len = a->str_len;
+            } else if (a->type == RR_T_NUM) {
+                v->u.num = a->num;
+            } else {
+                v->u.b = a->num != 0;
+            }
+            break;
+        }
+    }
+    return RR_OK;
+}
+
+int rr_extract(const rr_router *r, rr_request *q, rr_error *err) {
+    if (!q->has_text)
+        return rr_err(err, RR_EINVAL, "the request has no text (call rr_request_set_text)");
+    if (q->text_len > r->max_text_bytes)
+        return rr_err(err, RR_ETOOBIG, "request text is %u bytes; the router's maximum is %llu",
+                      (unsigned)q->text_len, (unsigned long long)r->max_text_bytes);
+    int rc = size_scratch(r, q);
+    if (rc != RR_OK)
+        return rr_err(err, rc, "out of memory");
+    const char *text = rr_req_str(q, q->text_off);
+    size_t len = q->text_len;
+    rr_value *s = q->slots;
+    rr_text_features_extract(text, len, &q->tf, q->spans, RR_MAX_SPANS, &q->nspans);
+    const rr_text_features *tf = &q->tf;
+    set_num(s, RR_SLOT_TEXT_BYTES, tf->bytes);
+    set_num(s, RR_SLOT_TEXT_CHARS, tf->chars);
+    set_num(s, RR_SLOT_TEXT_WORDS, tf->words);
+    set_num(s, RR_SLOT_TEXT_TOKENS, tf->tokens);
+    set_num(s, RR_SLOT_TEXT_NUMBERS, tf->numbers);
+    set_num(s, RR_SLOT_TEXT_QUESTIONS, tf->questions);
+    set_num(s, RR_SLOT_TEXT_ENTITIES, tf->entities);
+    set_num(s, RR_SLOT_TEXT_LINES, tf->lines);
+    set_bool(s, RR_SLOT_PII_ANY, tf->pii_total > 0);
+    set_num(s, RR_SLOT_PII_COUNT, tf->pii_total);
+    for (int i = 0; i < RR_PII__COUNT; i++)
+        set_bool(s, RR_SLOT_PII_FIRST + i, tf->pii[i] > 0);
+    if ((rc = fill_retrieval(q, s, text, len)) != RR_OK)
+        return rr_err(err, rc, "out of memory");
+    set_bool(s, RR_SLOT_CONVERSATION, q->has_conv);
+    s[RR_SLOT_TASK].type = RR_T_STR;
+    s[RR_SLOT_TASK].present = 1;
+    s[RR_SLOT_TASK].u.str = r->tasks[0];
+    s[RR_SLOT_TASK].len = (uint32_t)strlen(r->tasks[0]);
+    for (size_t i = 0; i < r->nthresholds; i++)
+        set_num(s, r->thresholds[i].slot, r->thresholds[i].value);
+    if ((rc = fill_attrs(r, q, s, err)) != RR_OK)
+        return rc;
+    return match_sets(r, q, text, len, err);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Decision
+ * ------------------------------------------------------------------------------------- */
+
+static int decision_prepare(const rr_router *r, rr_request *q, rr_decision **dp) {
+    rr_decision *d = *dp;
+    if (!d) {
+        d = rr_calloc(&q->a, 1, sizeof *d);
+        if (!d)
+            return RR_ENOMEM;
+        d->a = q->a;
+        rr_buf_init(&d->pool, &d->a);
+        rr_buf_init(&d->reason, &d->a);
+        rr_buf_init(&d->json, &d->a);
+        *dp = d;
+    }
+    d->router = r;
+    d->nelig_fired = 0;
+    d->reason_valid = d->json_valid = false;
+    rr_buf_clear(&d->pool);
+    size_t nden = r->nmodels + r->nroutes + r->ntools;
+    if (!grow(&d->a, (void **)&d->elig_fired, &d->capelig, r->nelig, sizeof *d->elig_fired) ||
+        !grow(&d->a, (void **)&d->denied, &d->capdenied, nden, 1) ||
+        !grow(&d->a, (void **)&d->slots, &d->capslots, r->nslots, sizeof *d->slots))
+        return RR_ENOMEM;
+    return RR_OK;
+}
+
+/* Which of (route, model, tools) eligibility denied for route i; -1 when allowed. */
+static int route_denied(const rr_router *r, const uint8_t *den, int i, int *index) {
+    const uint8_t *dm = den, *dr = den + r->nmodels, *dt = dr + r->nroutes;
+    const rr_route_def *rt = &r->routes[i];
+    if (dr[i]) {
+        *index = i;
+        return 0;
+    }
+    if (rt->model >= 0 && dm[rt->model]) {
+        *index = rt->model;
+        return 1;
+    }
+    for (size_t k = 0; k < rt->ntools; k++)
+        if (dt[rt->tools[k]]) {
+            *index = rt->tools[k];
+            return 2;
+        }
+    return -1;
+}
+
+/* Breadth-first over the escalation ladder for the first route eligibility allows, trying
+ * the route's own "denied" target first. */
+static int reroute(const rr_router *r, const uint8_t *den, int start, int *how) {
+    int queue[64], head = 0, tail = 0, idx;
+    uint64_t seen[4] = {0};
+    const rr_route_def *s = &r->routes[start];
+    for (size_t k = 0; k < s->nesc; k++)
+        if (s->esc[k].failure == RR_F_DENIED && tail < 64)
+            queue[tail++] = s->esc[k].target;
+    for (size_t k = 0; k < s->nesc; k++)
+        if (s->esc[k].failure != RR_F_DENIED && tail < 64)
+            queue[tail++] = s->esc[k].target;
+    while (head < tail) {
+        int t = queue[head++];
+        if (t < 256) {
+            if (seen[t >> 6] & (1ull << (t & 63)))
+                continue;
+            seen[t >> 6] |= 1ull << (t & 63);
+        }
+        if (route_denied(r, den, t, &idx) < 0) {
+            *how = head == 1 && s->nesc && s->esc[0].failure == RR_F_DENIED
+                       ? RR_REROUTE_DENIED_TARGET
+                       : RR_REROUTE_LADDER;
+            for (size_t k = 0; k < s->nesc; k++)
+                if (s->esc[k].failure == RR_F_DENIED)
+                    *how = s->esc[k].target == t ? RR_REROUTE_DENIED_TARGET : RR_REROUTE_LADDER;
+            return t;
+        }
+        const rr_route_def *td = &r->routes[t];
+        for (size_t k = 0; k < td->nesc && tail < 64; k++)
+            queue[tail++] = td->esc[k].target;
+    }
+    *how = RR_REROUTE_TERMINAL;
+    return r->terminal_denied;
+}
+
+static void snapshot(const rr_router *r, const rr_request *q, rr_decision *d) {
+    memcpy(d->slots, q->slots, r->nslots * sizeof *d->slots);
+    d->tf = q->tf;
+    d->has_conv = q->has_conv;
+    /* Attribute strings live in the request; copy them so the decision outlives a reset. */
+    for (size_t i = 0; i < r->nattrs; i++) {
+        rr_value *v = &d->slots[r->attrs[i].slot];
+        if (v->type != RR_T_STR || !v->present)
+            continue;
+        size_t off = d->pool.len;
+        rr_buf_put(&d->pool, v->u.str, v->len);
+        rr_buf_putc(&d->pool, 0);
+        v->u.str = (const char *)(uintptr_t)off; /* fixed up below, pool may move */
+    }
+    for (size_t i = 0; i < r->nattrs; i++) {
+        rr_value *v = &d->slots[r->attrs[i].slot];
+        if (v->type == RR_T_STR && v->present)
+            v->u.str = d->pool.p ? d->pool.p + (uintptr_t)v->u.str : "";
+    }
+}
+
+int rr_route(const rr_router *r, rr_request *q, rr_decision **dp, rr_error *err) {
+    if (!r || !q || !dp)
+        return rr_err(err, RR_EINVAL, "rr_route: %s is NULL",
+                      !r ? "router" : !q ? "request" : "decision");
+    uint64_t t0 = rr_now_ns();
+    int rc = rr_extract(r, q, err);
+    if (rc != RR_OK)
+        return rc;
+    rr_decision *d = *dp;
+    bool fresh = d == NULL;
+    if ((rc = decision_prepare(r, q, &d)) != RR_OK) {
+        if (fresh && d)
+            rr_decision_free(d);
+        return rr_err(err, rc, "out of memory");
+    }
+    *dp = d;
+    rr_value *s = q->slots;
+    uint8_t *den = q->denied;
+    memset(den, 0, r->nmodels + r->nroutes + r->ntools);
+    for (size_t i = 0; i < r->nelig; i++) {
+        const rr_elig_rule *e = &r->elig[i];
+        if (!rr_expr_eval(e->when, s))
+            continue;
+        d->elig_fired[d->nelig_fired++] = (int)i;
+        for (size_t k = 0; k < e->n_models; k++)
+            den[e->deny_models[k]] = 1;
+        for (size_t k = 0; k < e->n_routes; k++)
+            den[r->nmodels + e->deny_routes[k]] = 1;
+        for (size_t k = 0; k < e->n_tools; k++)
+            den[r->nmodels + r->nroutes + e->deny_tools[k]] = 1;
+    }
+    d->task = 0;
+    d->task_rule = -1;
+    for (size_t i = 0; i < r->ntask_rules; i++) {
+        if (rr_expr_eval(r->task_rules[i].when, s)) {
+            d->task = r->task_rules[i].task;
+            d->task_rule = (int)i;
+            break;
+        }
+    }
+    s[RR_SLOT_TASK].u.str = r->tasks[d->task];
+    s[RR_SLOT_TASK].len = (uint32_t)strlen(r->tasks[d->task]);
+    d->rule = -1;
+    d->first_route = -1;
+    d->reroute = RR_REROUTE_NONE;
+    for (size_t i = 0; i < r->nrules; i++) {
+        if (rr_expr_eval(r->rules[i].when, s)) {
+            d->rule = (int)i;
+            d->first_route = r->rules[i].route;
+            break;
+        }
+    }
+    if (d->rule < 0) {
+        d->route = r->terminal_no_match;
+        d->reroute = RR_REROUTE_NO_MATCH;
+    } else {
+        d->route = d->first_route;
+        d->denied_kind = route_denied(r, den, d->route, &d->denied_index);
+        if (d->denied_kind >= 0)
+            d->route = reroute(r, den, d->first_route, &d->reroute);
+    }
+    memcpy(d->denied, den, r->nmodels + r->nroutes + r->ntools);
+    snapshot(r, q, d);
+    if (d->pool.oom)
+        return rr_err(err, RR_ENOMEM, "out of memory");
+    d->ns = rr_now_ns() - t0;
+    return RR_OK;
+}
+
+void rr_decision_free(rr_decision *d) {
+    if (!d)
+        return;
+    rr_buf_free(&d->pool);
+    rr_buf_free(&d->reason);
+    rr_buf_free(&d->json);
+    rr_free(&d->a, d->elig_fired);
+    rr_free(&d->a, d->denied);
+    rr_free(&d->a, d->slots);
+    rr_alloc a = d->a;
+    rr_free(&a, d);
+}
+
+/* Getters */
+
+static const rr_route_def *droute(const rr_decision *d) {
+    return (d && d->router && d->route >= 0) ? &d->router->routes[d->route] : NULL;
+}
+
+const char *rr_decision_route(const rr_decision *d) {
+    const rr_route_def *r = droute(d);
+    return r ? r->id : "";
+}
+const char *rr_decision_route_version(const rr_decision *d) {
+    const rr_route_def *r = droute(d);
+    return r ? r->version : "";
+}
+rr_route_kind rr_decision_kind(const rr_decision *d) {
+    const rr_route_def *r = droute(d);
+    return r ? (rr_route_kind)r->kind : RR_ROUTE_HUMAN;
+}
+const char *rr_decision_model(const rr_decision *d) {
+    const rr_route_def *r = droute(d);
+    return (r && r->model >= 0) ? d->router->models[r->model].id : "";
+}
+const char *rr_decision_prompt(const rr_decision *d) {
+    const rr_route_def *r = droute(d);
+    return r ? r->prompt : "";
+}
+const char *rr_decision_output_mode(const rr_decision *d) {
+    const rr_route_def *r = droute(d);
+    return r ? r->output_mode : "text";
+}
+size_t rr_decision_tool_count(const rr_decision *d) {
+    const rr_route_def *r = droute(d);
+    return r ? r->ntools : 0;
+}
+const char *rr_decision_tool(const rr_decision *d, size_t i) {
+    const rr_route_def *r = droute(d);
+    return (r && i < r->ntools) ? d->router->tools[r->tools[i]] : NULL;
+}
+int64_t rr_decision_context_tokens(const rr_decision *d) {
+    const rr_route_def *r = droute(d);
+    return r ? r->context_tokens : 0;
+}
+size_t rr_decision_validator_count(const rr_decision *d) {
+    const rr_route_def *r = droute(d);
+    return r ? r->nvalidators : 0;
+}
+const char *rr_decision_validator(const rr_decision *d, size_t i) {
+    const rr_route_def *r = droute(d);
+    return (r && i < r->nvalidators) ? d->router->validators[r->validators[i]].name : NULL;
+}
+size_t rr_decision_escalation_count(const rr_decision *d) {
+    const rr_route_def *r = droute(d);
+    return r ? r->nesc : 0;
+}
+int rr_decision_escalation(const rr_decision *d, size_t i, const char **failure,
+                           const char **target) {
+    const rr_route_def *r = droute(d);
+    if (!r || i >= r->nesc)
+        return RR_ERANGE;
+    if (failure)
+        *failure = rr_failure_name(r->esc[i].failure);
+    if (target)
+        *target = d->router->routes[r->esc[i].target].id;
+    return RR_OK;
+}
+const char *rr_decision_task(const rr_decision *d) {
+    return (d && d->router) ? d->router->tasks[d->task] : "";
+}
+const char *rr_decision_rule(const rr_decision *d) {
+    return (d && d->router && d->rule >= 0) ? d->router->rules[d->rule].id : "";
+}
+const char *rr_decision_message(const rr_decision *d) {
+    const rr_route_def *r = droute(d);
+    return (r && r->message) ? r->message : "";
+}
+uint64_t rr_decision_route_ns(const rr_decision *d) {
+    return d ? d->ns : 0;
+}
