@@ -17,6 +17,18 @@
  * expression must be bool. bucket(key, n): key is a string (or number, formatted with
  * %.17g), n an integer literal in 1..1000000; result is xxh3_64(key) % n, a number.
  * has(ident) is true when the identifier's slot is present (an attribute the request set).
+ * Extensions to the sketch above: unary minus on numbers (`unary := "-" unary | primary`,
+ * the operands of comparisons are unary), and negative numbers in `in` lists.
+ * NUMBER is decimal: digits, optional "." digits, optional exponent; never inf or NaN.
+ * Comparisons do not chain (`a < b < c` is an error); `!` binds looser than comparison,
+ * so `!x == y` means `!(x == y)`.
+ *
+ * Canonical form: constant subtrees fold (`1 == 1`, `!false`, `'a' in ['a']`,
+ * `x && false`, `true && x` -> x), `&&`/`||` chains flatten regardless of parentheses,
+ * literal-first comparisons are mirrored (`1 < x` -> `x > 1`), `in` lists are sorted and
+ * deduplicated. Evaluation has no side effects, so folding never changes a result.
+ *
+ * A compiled rr_expr is immutable: any number of threads may evaluate it at once.
  */
 #ifndef RR_EXPR_H
 #define RR_EXPR_H
@@ -44,31 +56,47 @@ typedef int (*rr_expr_resolve_fn)(void *ud, const char *name, size_t len, int *s
 
 typedef struct rr_expr rr_expr;
 
-/* Diagnostics from compilation: message plus 1-based column inside the source. */
+/* Diagnostics from compilation: message plus 1-based column inside the source. Columns
+ * count UTF-8 code points (not bytes), so they match what an editor shows. */
 typedef struct rr_expr_diag {
     int code;        /* RR_EEXPR or RR_ENOMEM */
     uint32_t column; /* 1-based; 0 if not applicable */
     char message[256];
 } rr_expr_diag;
 
+/* Operand-stack bound of the evaluator; compilation rejects expressions that would need
+ * more ("expression too deeply nested"). */
 #define RR_EXPR_MAX_STACK 64
+/* Parser nesting bound (parentheses, '!', unary '-', bucket()), so hostile input cannot
+ * exhaust the C stack; deeper input fails with "expression too deeply nested". */
+#define RR_EXPR_MAX_DEPTH 100
 
-/* Compile `src` (NUL-terminated). Returns RR_OK and *out, or an error code with `diag`
- * filled. The result must be bool. */
+/* Compile `src` (NUL-terminated, at most 4 MiB). Returns RR_OK and *out, or an error code
+ * with `diag` filled (diag may be NULL): RR_EEXPR (syntax, unknown identifier, type error,
+ * nesting; column set), RR_ENOMEM, RR_EINVAL (NULL a / src / resolve / out). The result
+ * must be bool. The resolver is called once per identifier occurrence, during this call
+ * only; `name` points into `src` and is not NUL-terminated. All memory comes from `a`. */
 int rr_expr_compile(const rr_alloc *a, const char *src, rr_expr_resolve_fn resolve, void *ud,
                     rr_expr **out, rr_expr_diag *diag);
+/* NULL is a no-op. */
 void rr_expr_free(rr_expr *e);
 
 /* Evaluate against `slots` (indexed by the resolver's slot numbers). Allocates nothing.
- * Returns 1 (true) or 0 (false). */
+ * Returns 1 (true) or 0 (false). Every slot the expression reads (rr_expr_ref) must exist
+ * and hold the type the resolver reported; the value is read even when `present` is 0
+ * (absent slots carry their default). `slots` may be NULL when rr_expr_ref_count is 0.
+ * bucket() on a number key formats it with "%.17g" ('.' as decimal point whatever the
+ * locale; -0 as "0"); that formatting is the only slow step (~100 ns). */
 int rr_expr_eval(const rr_expr *e, const rr_value *slots);
 
 /* -1 when the value depends on slots; 0 or 1 when it is constant false / true. */
 int rr_expr_constant(const rr_expr *e);
-/* A hash of the compiled form: equal for expressions that compile to the same code
- * (whitespace, redundant parentheses ignored). */
+/* A hash of the compiled form, literal values included: equal for expressions that
+ * compile to the same code (whitespace, redundant parentheses, the canonicalisations
+ * above), identical on every platform. */
 uint64_t rr_expr_hash(const rr_expr *e);
-/* Distinct slot indexes the expression reads, in first-use order. */
+/* Distinct slot indexes the expression reads (has() included), in first-use order, after
+ * folding: `x && false` reads nothing. rr_expr_ref returns -1 when i is out of range. */
 size_t rr_expr_ref_count(const rr_expr *e);
 int rr_expr_ref(const rr_expr *e, size_t i);
 
