@@ -41,9 +41,10 @@ void *rr_malloc(const rr_alloc *a, size_t n) {
 void *rr_calloc(const rr_alloc *a, size_t n, size_t size) {
     if (size && n > SIZE_MAX / size)
         return NULL;
-    void *p = rr_malloc(a, n * size);
-    if (p)
-        memset(p, 0, n * size ? n * size : 1);
+    size_t total = n * size;
+    void *p = rr_malloc(a, total);
+    if (p && total)
+        memset(p, 0, total);
     return p;
 }
 

@@ -403,11 +403,10 @@ static int parse_thresholds(pc *c, json_t *thr) {
         if (!json_is_number(v))
             return fail(c, RR_EPOLICY, p, 0, "a threshold must be a number, found %s",
                         type_name(v));
-        rr_threshold_def *d = &r->thresholds[r->nthresholds];
+        rr_threshold_def *d = &r->thresholds[r->nthresholds++];
         TRY(dup(c, &d->name, name));
         d->value = json_number_value(v);
-        TRY(add_slot(c, "thr.", name, RR_T_NUM, (int)r->nthresholds, &d->slot));
-        r->nthresholds++;
+        TRY(add_slot(c, "thr.", name, RR_T_NUM, (int)r->nthresholds - 1, &d->slot));
     }
     return RR_OK;
 }

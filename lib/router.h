@@ -229,17 +229,48 @@ struct rr_request {
     size_t capslots;
     uint8_t *denied; /* models | routes | tools flags */
     size_t capdenied;
+    pcre2_general_context *gctx; /* the request's allocator, for its match data */
     pcre2_match_data *md;
-    const rr_router *md_owner; /* match data is allocated through this router's context */
     rr_termset ev_set, req_set;
     const char **ev_ptrs;
     size_t *ev_lens;
-    size_t capevptrs;
+    size_t capevptrs, caplens;
     rr_text_features tf;
     rr_pii_span spans[RR_MAX_SPANS];
     size_t nspans;
     rr_buf out; /* features JSON */
 };
+
+/* A decision: indexes into the router plus copies of what the record needs, so it stays
+ * valid after the request is reset (but not after the router is freed). */
+struct rr_decision {
+    rr_alloc a;
+    const rr_router *router;
+    int route;      /* final route */
+    int rule;       /* routing rule that fired, -1 when none matched */
+    int first_route; /* route the rule chose before any reroute (-1 when none) */
+    int task;       /* index into router->tasks */
+    int task_rule;  /* -1 when no task rule matched */
+    int reroute;    /* RR_REROUTE_* */
+    int denied_kind; /* what denied first_route: 0 route, 1 model, 2 tool */
+    int denied_index;
+    int *elig_fired; /* eligibility rules that matched */
+    size_t nelig_fired, capelig;
+    uint8_t *denied; /* copy of the deny flags: models | routes | tools */
+    size_t capdenied;
+    rr_value *slots; /* copy of the slot values (strings re-pointed into pool) */
+    size_t capslots;
+    rr_buf pool;
+    rr_text_features tf;
+    bool has_conv;
+    uint64_t ns;
+    rr_buf reason;
+    rr_buf json;
+    bool reason_valid, json_valid;
+};
+
+enum { RR_REROUTE_NONE = 0, RR_REROUTE_DENIED_TARGET, RR_REROUTE_LADDER, RR_REROUTE_TERMINAL,
+       RR_REROUTE_NO_MATCH };
 
 /* Request helpers for route.c */
 static inline const char *rr_req_str(const struct rr_request *r, uint32_t off) {
