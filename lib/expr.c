@@ -79,9 +79,30 @@ struct rr_expr {
 /* ---- tokens, AST nodes, parser state ------------------------------------------------ */
 
 enum {
-    T_END, T_NUM, T_STR, T_IDENT, T_TRUE, T_FALSE, T_IN, T_HAS, T_BUCKET,
-    T_LP, T_RP, T_LB, T_RB, T_COMMA, T_OR, T_AND, T_NOT,
-    T_EQ, T_NE, T_LT, T_LE, T_GT, T_GE, T_MINUS,
+    T_END,
+    T_NUM,
+    T_STR,
+    T_IDENT,
+    T_TRUE,
+    T_FALSE,
+    T_IN,
+    T_HAS,
+    T_BUCKET,
+    T_LP,
+    T_RP,
+    T_LB,
+    T_RB,
+    T_COMMA,
+    T_OR,
+    T_AND,
+    T_NOT,
+    T_EQ,
+    T_NE,
+    T_LT,
+    T_LE,
+    T_GT,
+    T_GE,
+    T_MINUS,
 };
 
 typedef struct tok {
@@ -143,7 +164,7 @@ static uint32_t column_of(const parser *p, size_t off) {
 }
 
 __attribute__((format(printf, 3, 4))) static bool fail(parser *p, size_t off, const char *fmt,
-                                                        ...) {
+                                                       ...) {
     if (p->failed)
         return false;
     p->failed = true;
@@ -157,7 +178,7 @@ __attribute__((format(printf, 3, 4))) static bool fail(parser *p, size_t off, co
 }
 
 static bool oom(parser *p) {
-    if (p->failed && p->d.code == RR_ENOMEM)
+    if (p->failed)
         return false;
     p->failed = true;
     p->d.code = RR_ENOMEM;
@@ -171,11 +192,10 @@ static const char *found(const parser *p, char *buf, size_t cap) {
     const tok *t = &p->t;
     if (t->kind == T_END)
         return "end of expression";
-    uint32_t n = t->end - t->off;
-    if (n > 40)
-        snprintf(buf, cap, "'%.40s...'", p->src + t->off);
-    else
-        snprintf(buf, cap, "'%.*s'", (int)n, p->src + t->off);
+    uint32_t n = t->end - t->off, shown = n > 40 ? 40 : n;
+    while (shown < n && ((unsigned char)p->src[t->off + shown] & 0xC0) == 0x80)
+        shown--; /* never cut a UTF-8 sequence: messages end up in JSON records */
+    snprintf(buf, cap, "'%.*s%s'", (int)shown, p->src + t->off, shown < n ? "..." : "");
     return buf;
 }
 
@@ -283,19 +303,14 @@ static bool lex_string(parser *p, size_t i) {
             return fail(p, open, "unterminated string");
         if (s[i] == q)
             break;
-        char e = s[i + 1], c;
-        switch (e) {
-        case '\\': c = '\\'; break;
-        case '\'': c = '\''; break;
-        case '"': c = '"'; break;
-        case 'n': c = '\n'; break;
-        case 't': c = '\t'; break;
-        default: {
+        static const char from[] = "\\'\"nt", to[] = "\\'\"\n\t";
+        const char *k = strchr(from, s[i + 1]); /* s[i + 1] != 0, checked above */
+        if (!k) {
             char b[8];
-            show_char(b, sizeof b, e);
+            show_char(b, sizeof b, s[i + 1]);
             return fail(p, i, "invalid escape '\\%s' in string", b);
         }
-        }
+        char c = to[k - from];
         rr_buf_putc(&p->strs, c);
         i += 2;
     }
@@ -312,8 +327,8 @@ static int keyword(const char *s, size_t n) {
     static const struct {
         const char *w;
         int kind;
-    } kw[] = {{"true", T_TRUE}, {"false", T_FALSE}, {"in", T_IN}, {"has", T_HAS},
-              {"bucket", T_BUCKET}};
+    } kw[] = {
+        {"true", T_TRUE}, {"false", T_FALSE}, {"in", T_IN}, {"has", T_HAS}, {"bucket", T_BUCKET}};
     for (size_t k = 0; k < RR_ARRAY_LEN(kw); k++)
         if (strlen(kw[k].w) == n && memcmp(kw[k].w, s, n) == 0)
             return kw[k].kind;
@@ -434,12 +449,18 @@ static bool lit_eq(const parser *p, const node *x, const node *y) {
 
 static bool cmp_num(int cmp, double x, double y) {
     switch (cmp) {
-    case C_EQ: return x == y;
-    case C_NE: return x != y;
-    case C_LT: return x < y;
-    case C_LE: return x <= y;
-    case C_GT: return x > y;
-    default: return x >= y;
+    case C_EQ:
+        return x == y;
+    case C_NE:
+        return x != y;
+    case C_LT:
+        return x < y;
+    case C_LE:
+        return x <= y;
+    case C_GT:
+        return x > y;
+    default:
+        return x >= y;
     }
 }
 
@@ -546,8 +567,7 @@ static int32_t parse_bucket(parser *p) {
         return -1;
     double n = p->t.num;
     if (p->t.kind != T_NUM || !(n >= 1 && n <= BUCKET_MAX) || n != floor(n))
-        return fail(p, p->t.off, "bucket size must be an integer literal in 1..%d", BUCKET_MAX),
-               -1;
+        return fail(p, p->t.off, "bucket size must be an integer literal in 1..%d", BUCKET_MAX), -1;
     if (!lex(p) || !expect(p, T_RP, "')'"))
         return -1;
     const node *key = NODE(k);
@@ -567,9 +587,13 @@ static int32_t parse_primary(parser *p) {
     const tok t = p->t;
     int32_t i;
     switch (t.kind) {
-    case T_NUM: i = lit_num(p, t.off, t.num); break;
+    case T_NUM:
+        i = lit_num(p, t.off, t.num);
+        break;
     case T_TRUE:
-    case T_FALSE: i = lit_bool(p, t.off, t.kind == T_TRUE); break;
+    case T_FALSE:
+        i = lit_bool(p, t.off, t.kind == T_TRUE);
+        break;
     case T_STR:
         i = new_node(p, N_LIT, RR_T_STR, t.off);
         if (i >= 0) {
@@ -577,15 +601,19 @@ static int32_t parse_primary(parser *p) {
             NODE(i)->slen = t.slen;
         }
         break;
-    case T_IDENT: return parse_ident(p, N_SLOT);
-    case T_HAS: return parse_has(p);
-    case T_BUCKET: return parse_bucket(p);
+    case T_IDENT:
+        return parse_ident(p, N_SLOT);
+    case T_HAS:
+        return parse_has(p);
+    case T_BUCKET:
+        return parse_bucket(p);
     case T_LP:
         if (!enter(p) || !lex(p) || (i = parse_or(p)) < 0 || !expect(p, T_RP, "')'"))
             return -1;
         p->depth--;
         return i;
-    default: return expect_fail(p, "a value"), -1;
+    default:
+        return expect_fail(p, "a value"), -1;
     }
     if (i < 0 || !lex(p))
         return -1;
@@ -604,8 +632,7 @@ static int32_t parse_unary(parser *p) {
         return -1;
     node *x = NODE(k);
     if (x->type != RR_T_NUM)
-        return fail(p, off, "type error: unary '-' needs a number, found %s", tname(x->type)),
-               -1;
+        return fail(p, off, "type error: unary '-' needs a number, found %s", tname(x->type)), -1;
     if (x->kind == N_LIT) {
         x->num = -x->num;
         x->off = off;
@@ -622,8 +649,8 @@ static int32_t parse_unary(parser *p) {
 static bool check_cmp(parser *p, int cmp, int lt, int rt, uint32_t opoff) {
     if (cmp == C_EQ || cmp == C_NE) {
         if (lt != rt)
-            return fail(p, opoff, "type error: '%s' compares %s with %s", cmp_names[cmp],
-                        tname(lt), tname(rt));
+            return fail(p, opoff, "type error: '%s' compares %s with %s", cmp_names[cmp], tname(lt),
+                        tname(rt));
         return true;
     }
     if (lt != RR_T_NUM || rt != RR_T_NUM)
@@ -638,8 +665,8 @@ static int32_t make_cmp(parser *p, int cmp, int32_t l, int32_t r, uint32_t off) 
     static const uint8_t mirror[] = {C_EQ, C_NE, C_GT, C_GE, C_LT, C_LE};
     const node *x = NODE(l), *y = NODE(r);
     if (x->kind == N_LIT && y->kind == N_LIT) {
-        bool v = x->type == RR_T_NUM ? cmp_num(cmp, x->num, y->num)
-                                     : lit_eq(p, x, y) == (cmp == C_EQ);
+        bool v =
+            x->type == RR_T_NUM ? cmp_num(cmp, x->num, y->num) : lit_eq(p, x, y) == (cmp == C_EQ);
         return lit_bool(p, off, v);
     }
     if (x->kind == N_LIT) {
@@ -1010,25 +1037,34 @@ static uint32_t gen_node(parser *p, int32_t ni) {
     const node *n = NODE(ni);
     uint32_t k, need;
     switch (n->kind) {
-    case N_LIT: return add_const(p, ni, &k) && emit(p, OP_CONST, k, 0);
-    case N_SLOT: return emit(p, n->type == RR_T_BOOL ? OP_SLOT_B : OP_SLOT, (uint32_t)n->slot, 0);
-    case N_HAS: return emit(p, OP_HAS, (uint32_t)n->slot, 0);
-    case N_CMP: return gen_cmp(p, ni);
+    case N_LIT:
+        return add_const(p, ni, &k) && emit(p, OP_CONST, k, 0);
+    case N_SLOT:
+        return emit(p, n->type == RR_T_BOOL ? OP_SLOT_B : OP_SLOT, (uint32_t)n->slot, 0);
+    case N_HAS:
+        return emit(p, OP_HAS, (uint32_t)n->slot, 0);
+    case N_CMP:
+        return gen_cmp(p, ni);
     case N_AND:
-    case N_OR: return gen_junc(p, ni);
-    default: break;
+    case N_OR:
+        return gen_junc(p, ni);
+    default:
+        break;
     }
     if (!(need = gen(p, n->kid)))
         return 0;
     n = NODE(ni);
     switch (n->kind) {
-    case N_NOT: return emit(p, OP_NOT, 0, 0) ? need : 0;
-    case N_NEG: return emit(p, OP_NEG, 0, 0) ? need : 0;
+    case N_NOT:
+        return emit(p, OP_NOT, 0, 0) ? need : 0;
+    case N_NEG:
+        return emit(p, OP_NEG, 0, 0) ? need : 0;
     case N_BUCKET: {
         int op = NODE(n->kid)->type == RR_T_STR ? OP_BUCKET_S : OP_BUCKET_N;
         return emit(p, op, n->n, 0) ? need : 0;
     }
-    default: break; /* N_IN */
+    default:
+        break; /* N_IN */
     }
     int op = NODE(n->kid)->type == RR_T_STR ? OP_IN_S : OP_IN_N;
     uint32_t first = p->nconst, cnt = n->n;
@@ -1121,14 +1157,20 @@ static uint64_t hash_code(const rr_expr *e) {
         const ins *x = &e->code[i];
         h_bytes(&st, &x->op, 1);
         switch (x->op) {
-        case OP_CONST: h_const(&st, &e->consts[x->a]); break;
+        case OP_CONST:
+            h_const(&st, &e->consts[x->a]);
+            break;
         case OP_SLOT:
         case OP_SLOT_B:
         case OP_HAS:
         case OP_BUCKET_N:
-        case OP_BUCKET_S: h_u32(&st, x->a); break;
+        case OP_BUCKET_S:
+            h_u32(&st, x->a);
+            break;
         case OP_JF:
-        case OP_JT: h_u32(&st, x->a - i); break;
+        case OP_JT:
+            h_u32(&st, x->a - i);
+            break;
         case OP_IN_N:
         case OP_IN_S:
             h_u32(&st, x->b);
@@ -1307,27 +1349,68 @@ int rr_expr_eval(const rr_expr *e, const rr_value *slots) {
     const rr_value *k = e->consts;
     for (;; pc++) {
         switch (pc->op) {
-        case OP_END: return sp[-1].u.b;
-        case OP_CONST: *sp++ = k[pc->a]; break;
-        case OP_SLOT: *sp++ = slots[pc->a]; break;
-        case OP_SLOT_B: (sp++)->u.b = slots[pc->a].u.b != 0; break;
-        case OP_HAS: (sp++)->u.b = slots[pc->a].present != 0; break;
-        case OP_NOT: sp[-1].u.b = !sp[-1].u.b; break;
-        case OP_NEG: sp[-1].u.num = -sp[-1].u.num; break;
-        case OP_EQ_N: sp--, sp[-1].u.b = sp[-1].u.num == sp->u.num; break;
-        case OP_NE_N: sp--, sp[-1].u.b = sp[-1].u.num != sp->u.num; break;
-        case OP_LT: sp--, sp[-1].u.b = sp[-1].u.num < sp->u.num; break;
-        case OP_LE: sp--, sp[-1].u.b = sp[-1].u.num <= sp->u.num; break;
-        case OP_GT: sp--, sp[-1].u.b = sp[-1].u.num > sp->u.num; break;
-        case OP_GE: sp--, sp[-1].u.b = sp[-1].u.num >= sp->u.num; break;
-        case OP_EQ_S: sp--, sp[-1].u.b = vstr_eq(&sp[-1], sp); break;
-        case OP_NE_S: sp--, sp[-1].u.b = !vstr_eq(&sp[-1], sp); break;
-        case OP_EQ_B: sp--, sp[-1].u.b = sp[-1].u.b == sp->u.b; break;
-        case OP_NE_B: sp--, sp[-1].u.b = sp[-1].u.b != sp->u.b; break;
-        case OP_IN_N: sp[-1].u.b = in_num(k + pc->a, pc->b, sp[-1].u.num); break;
-        case OP_IN_S: sp[-1].u.b = in_str(k + pc->a, pc->b, &sp[-1]); break;
-        case OP_BUCKET_N: sp[-1].u.num = bucket_num(sp[-1].u.num, pc->a); break;
-        case OP_BUCKET_S: sp[-1].u.num = bucket_str(sp[-1].u.str, sp[-1].len, pc->a); break;
+        case OP_END:
+            return sp[-1].u.b;
+        case OP_CONST:
+            *sp++ = k[pc->a];
+            break;
+        case OP_SLOT:
+            *sp++ = slots[pc->a];
+            break;
+        case OP_SLOT_B:
+            (sp++)->u.b = slots[pc->a].u.b != 0;
+            break;
+        case OP_HAS:
+            (sp++)->u.b = slots[pc->a].present != 0;
+            break;
+        case OP_NOT:
+            sp[-1].u.b = !sp[-1].u.b;
+            break;
+        case OP_NEG:
+            sp[-1].u.num = -sp[-1].u.num;
+            break;
+        case OP_EQ_N:
+            sp--, sp[-1].u.b = sp[-1].u.num == sp->u.num;
+            break;
+        case OP_NE_N:
+            sp--, sp[-1].u.b = sp[-1].u.num != sp->u.num;
+            break;
+        case OP_LT:
+            sp--, sp[-1].u.b = sp[-1].u.num < sp->u.num;
+            break;
+        case OP_LE:
+            sp--, sp[-1].u.b = sp[-1].u.num <= sp->u.num;
+            break;
+        case OP_GT:
+            sp--, sp[-1].u.b = sp[-1].u.num > sp->u.num;
+            break;
+        case OP_GE:
+            sp--, sp[-1].u.b = sp[-1].u.num >= sp->u.num;
+            break;
+        case OP_EQ_S:
+            sp--, sp[-1].u.b = vstr_eq(&sp[-1], sp);
+            break;
+        case OP_NE_S:
+            sp--, sp[-1].u.b = !vstr_eq(&sp[-1], sp);
+            break;
+        case OP_EQ_B:
+            sp--, sp[-1].u.b = sp[-1].u.b == sp->u.b;
+            break;
+        case OP_NE_B:
+            sp--, sp[-1].u.b = sp[-1].u.b != sp->u.b;
+            break;
+        case OP_IN_N:
+            sp[-1].u.b = in_num(k + pc->a, pc->b, sp[-1].u.num);
+            break;
+        case OP_IN_S:
+            sp[-1].u.b = in_str(k + pc->a, pc->b, &sp[-1]);
+            break;
+        case OP_BUCKET_N:
+            sp[-1].u.num = bucket_num(sp[-1].u.num, pc->a);
+            break;
+        case OP_BUCKET_S:
+            sp[-1].u.num = bucket_str(sp[-1].u.str, sp[-1].len, pc->a);
+            break;
         case OP_JF:
             if (!sp[-1].u.b) {
                 pc = code + pc->a - 1;
@@ -1342,17 +1425,38 @@ int rr_expr_eval(const rr_expr *e, const rr_value *slots) {
             }
             sp--;
             break;
-        case OP_K_EQ_N: (sp++)->u.b = slots[pc->a].u.num == k[pc->b].u.num; break;
-        case OP_K_NE_N: (sp++)->u.b = slots[pc->a].u.num != k[pc->b].u.num; break;
-        case OP_K_LT: (sp++)->u.b = slots[pc->a].u.num < k[pc->b].u.num; break;
-        case OP_K_LE: (sp++)->u.b = slots[pc->a].u.num <= k[pc->b].u.num; break;
-        case OP_K_GT: (sp++)->u.b = slots[pc->a].u.num > k[pc->b].u.num; break;
-        case OP_K_GE: (sp++)->u.b = slots[pc->a].u.num >= k[pc->b].u.num; break;
-        case OP_K_EQ_S: (sp++)->u.b = vstr_eq(&slots[pc->a], &k[pc->b]); break;
-        case OP_K_NE_S: (sp++)->u.b = !vstr_eq(&slots[pc->a], &k[pc->b]); break;
-        case OP_K_EQ_B: (sp++)->u.b = (slots[pc->a].u.b != 0) == k[pc->b].u.b; break;
-        case OP_K_NE_B: (sp++)->u.b = (slots[pc->a].u.b != 0) != k[pc->b].u.b; break;
-        default: return 0; /* unreachable: the compiler emits only the codes above */
+        case OP_K_EQ_N:
+            (sp++)->u.b = slots[pc->a].u.num == k[pc->b].u.num;
+            break;
+        case OP_K_NE_N:
+            (sp++)->u.b = slots[pc->a].u.num != k[pc->b].u.num;
+            break;
+        case OP_K_LT:
+            (sp++)->u.b = slots[pc->a].u.num < k[pc->b].u.num;
+            break;
+        case OP_K_LE:
+            (sp++)->u.b = slots[pc->a].u.num <= k[pc->b].u.num;
+            break;
+        case OP_K_GT:
+            (sp++)->u.b = slots[pc->a].u.num > k[pc->b].u.num;
+            break;
+        case OP_K_GE:
+            (sp++)->u.b = slots[pc->a].u.num >= k[pc->b].u.num;
+            break;
+        case OP_K_EQ_S:
+            (sp++)->u.b = vstr_eq(&slots[pc->a], &k[pc->b]);
+            break;
+        case OP_K_NE_S:
+            (sp++)->u.b = !vstr_eq(&slots[pc->a], &k[pc->b]);
+            break;
+        case OP_K_EQ_B:
+            (sp++)->u.b = (slots[pc->a].u.b != 0) == k[pc->b].u.b;
+            break;
+        case OP_K_NE_B:
+            (sp++)->u.b = (slots[pc->a].u.b != 0) != k[pc->b].u.b;
+            break;
+        default:
+            return 0; /* unreachable: the compiler emits only the codes above */
         }
     }
 }

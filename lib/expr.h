@@ -51,8 +51,7 @@ typedef struct rr_value {
 
 /* Resolve identifier name[0..len) to a slot index and type. Return 0 if known, -1 if
  * unknown (the compiler then reports "unknown identifier"). */
-typedef int (*rr_expr_resolve_fn)(void *ud, const char *name, size_t len, int *slot,
-                                  rr_type *type);
+typedef int (*rr_expr_resolve_fn)(void *ud, const char *name, size_t len, int *slot, rr_type *type);
 
 typedef struct rr_expr rr_expr;
 

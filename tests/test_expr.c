@@ -1,8 +1,11 @@
+/* cmocka.h needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +26,11 @@ static const struct {
     int slot;
     rr_type type;
 } idents[] = {
-    {"tenant.tier", S_TIER, RR_T_STR},        {"pii.any", S_PII, RR_T_BOOL},
-    {"task", S_TASK, RR_T_STR},               {"retrieval.margin", S_MARGIN, RR_T_NUM},
-    {"thr.faq_margin", S_THR, RR_T_NUM},      {"match.regulated", S_MATCH, RR_T_BOOL},
-    {"user.id", S_USER, RR_T_STR},            {"text.tokens", S_TOKENS, RR_T_NUM},
-    {"flag", S_FLAG, RR_T_BOOL},              {"n", S_N, RR_T_NUM},
+    {"tenant.tier", S_TIER, RR_T_STR},   {"pii.any", S_PII, RR_T_BOOL},
+    {"task", S_TASK, RR_T_STR},          {"retrieval.margin", S_MARGIN, RR_T_NUM},
+    {"thr.faq_margin", S_THR, RR_T_NUM}, {"match.regulated", S_MATCH, RR_T_BOOL},
+    {"user.id", S_USER, RR_T_STR},       {"text.tokens", S_TOKENS, RR_T_NUM},
+    {"flag", S_FLAG, RR_T_BOOL},         {"n", S_N, RR_T_NUM},
 };
 
 static int resolve(void *ud, const char *name, size_t len, int *slot, rr_type *type) {
@@ -126,8 +129,7 @@ static void test_and_binds_tighter_than_or(void **state) {
                          (a && b) || (c && d));
         assert_int_equal(eval_src("flag && (pii.any || match.regulated) && n == 1", s),
                          a && (b || c) && d);
-        assert_int_equal(eval_src("!flag || !(pii.any && !match.regulated)", s),
-                         !a || !(b && !c));
+        assert_int_equal(eval_src("!flag || !(pii.any && !match.regulated)", s), !a || !(b && !c));
     }
 }
 
@@ -167,17 +169,28 @@ static void test_numeric_operators_follow_ieee(void **state) {
         const char *src;
         int want;
     } cases[] = {
-        {"retrieval.margin >= thr.faq_margin", 1}, {"retrieval.margin > thr.faq_margin", 1},
-        {"retrieval.margin <= thr.faq_margin", 0}, {"retrieval.margin < thr.faq_margin", 0},
-        {"retrieval.margin == thr.faq_margin", 0}, {"retrieval.margin != thr.faq_margin", 1},
-        {"retrieval.margin == 0.2", 1},            {"retrieval.margin != 0.2", 0},
-        {"retrieval.margin < 0.2", 0},             {"retrieval.margin <= 0.2", 1},
-        {"retrieval.margin > 0.2", 0},             {"retrieval.margin >= 0.2", 1},
-        {"0.1 < retrieval.margin", 1},             {"0.3 <= retrieval.margin", 0},
-        {"0.3 > retrieval.margin", 1},             {"0.2 >= retrieval.margin", 1},
-        {"2e-1 == retrieval.margin", 1},           {"retrieval.margin == 20E-2", 1},
-        {"-retrieval.margin == -0.2", 1},          {"-(-retrieval.margin) == 0.2", 1},
-        {"--retrieval.margin > 0.19", 1},          {"-retrieval.margin < -thr.faq_margin", 1},
+        {"retrieval.margin >= thr.faq_margin", 1},
+        {"retrieval.margin > thr.faq_margin", 1},
+        {"retrieval.margin <= thr.faq_margin", 0},
+        {"retrieval.margin < thr.faq_margin", 0},
+        {"retrieval.margin == thr.faq_margin", 0},
+        {"retrieval.margin != thr.faq_margin", 1},
+        {"retrieval.margin == 0.2", 1},
+        {"retrieval.margin != 0.2", 0},
+        {"retrieval.margin < 0.2", 0},
+        {"retrieval.margin <= 0.2", 1},
+        {"retrieval.margin > 0.2", 0},
+        {"retrieval.margin >= 0.2", 1},
+        {"0.1 < retrieval.margin", 1},
+        {"0.3 <= retrieval.margin", 0},
+        {"0.3 > retrieval.margin", 1},
+        {"0.2 >= retrieval.margin", 1},
+        {"2e-1 == retrieval.margin", 1},
+        {"retrieval.margin == 20E-2", 1},
+        {"-retrieval.margin == -0.2", 1},
+        {"-(-retrieval.margin) == 0.2", 1},
+        {"--retrieval.margin > 0.19", 1},
+        {"-retrieval.margin < -thr.faq_margin", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (eval_src(cases[i].src, s) != cases[i].want)
@@ -513,8 +526,8 @@ static void test_type_errors_name_operator_side_and_column(void **state) {
     expect_error("task in ['a', -1]", "'in' list mixes strings and numbers", 15);
     expect_error("n in ['a']", "type error: 'in' list holds strings, left side is number", 3);
     expect_error("task in [1, 2]", "type error: 'in' list holds numbers, left side is string", 6);
-    expect_error("flag in [1]",
-                 "type error: 'in' needs a string or number on the left, found bool", 6);
+    expect_error("flag in [1]", "type error: 'in' needs a string or number on the left, found bool",
+                 6);
     expect_error("bucket(flag, 10) == 1",
                  "type error: bucket key must be a string or number, found bool", 8);
     expect_error("bucket(user.id, 0) == 1", "bucket size must be an integer literal in 1..1000000",
@@ -523,10 +536,10 @@ static void test_type_errors_name_operator_side_and_column(void **state) {
                  "bucket size must be an integer literal in 1..1000000", 17);
     expect_error("bucket(user.id, 2.5) == 1",
                  "bucket size must be an integer literal in 1..1000000", 17);
-    expect_error("bucket(user.id, n) == 1",
-                 "bucket size must be an integer literal in 1..1000000", 17);
-    expect_error("bucket(user.id, -5) == 1",
-                 "bucket size must be an integer literal in 1..1000000", 17);
+    expect_error("bucket(user.id, n) == 1", "bucket size must be an integer literal in 1..1000000",
+                 17);
+    expect_error("bucket(user.id, -5) == 1", "bucket size must be an integer literal in 1..1000000",
+                 17);
     /* Columns count code points: 'é' is two bytes but one column. */
     expect_error("'é' == 1", "type error: '==' compares string with number", 5);
     expect_error("task == 'ü' && nöpe", "unexpected character '\\xC3'", 17);
@@ -659,8 +672,10 @@ static void test_allocation_failure_returns_enomem_and_leaks_nothing(void **stat
     int budget = 0;
     for (;; budget++) {
         fail_alloc f = {budget, 0};
-        rr_allocator pub = {.version = RR_ALLOCATOR_VERSION, .user_data = &f,
-                            .malloc_fn = fa_malloc, .realloc_fn = fa_realloc,
+        rr_allocator pub = {.version = RR_ALLOCATOR_VERSION,
+                            .user_data = &f,
+                            .malloc_fn = fa_malloc,
+                            .realloc_fn = fa_realloc,
                             .free_fn = fa_free};
         rr_alloc a;
         rr_alloc_init(&a, &pub);
