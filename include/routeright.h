@@ -341,6 +341,155 @@ RR_API const char *rr_decision_json(rr_decision *d, size_t *len);
 RR_API const char *rr_request_features_json(const rr_router *router, rr_request *request,
                                             uint32_t flags, size_t *len, rr_error *err);
 
+/* ---------------------------------------------------------------------------------------
+ * --- Verdicts and findings ---
+ *
+ * A verdict holds what the validators found in one model output: passed or not, the
+ * failure type that drives escalation, the findings, named scores and which validators
+ * ran. It is reusable: validating into it again keeps every buffer, so a loop that keeps
+ * one verdict allocates nothing after warm-up. A verdict belongs to one thread at a time.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct rr_verdict rr_verdict;
+
+/** Create an empty (passed) verdict. `allocator` may be NULL (malloc). Errors: RR_EINVAL
+ * (NULL out), RR_ENOMEM. Free it with rr_verdict_free. */
+RR_API int rr_verdict_new(rr_verdict **out, const rr_allocator *allocator);
+/** Free a verdict and everything it owns. NULL is a no-op. */
+RR_API void rr_verdict_free(rr_verdict *verdict);
+/** Forget every finding, score and failure, keeping buffers (back to "passed"). NULL ok. */
+RR_API void rr_verdict_reset(rr_verdict *verdict);
+/** 1 when no validator recorded a failure, 0 otherwise (0 for NULL). */
+RR_API int rr_verdict_passed(const rr_verdict *verdict);
+/** The first failure type recorded: "" when passed, else one of "schema", "semantic",
+ * "grounding", "safety", "empty", "refusal", "truncated". Static storage. */
+RR_API const char *rr_verdict_failure(const rr_verdict *verdict);
+/** Number of findings stored (at most 100; further ones are only counted, see
+ * rr_verdict_dropped_findings). */
+RR_API size_t rr_verdict_finding_count(const rr_verdict *verdict);
+/** Number of findings that were not stored because the verdict was full. */
+RR_API size_t rr_verdict_dropped_findings(const rr_verdict *verdict);
+/**
+ * Fields of finding `i` (0-based), borrowed from the verdict until it is reused or freed;
+ * NULL when `i` is out of range. code: what was found (for JSON Schema the keyword name,
+ * e.g. "required", or "invalid_json" / "truncated_json"); validator: the validator's name;
+ * keyword: the schema keyword or rule id ("" if none); instance_location: RFC 6901 pointer
+ * into the output JSON; keyword_location: pointer into the schema along the evaluation
+ * path (through $ref, as JSON Schema's output format describes); message: names the value
+ * and the limit it broke.
+ */
+RR_API const char *rr_verdict_finding_code(const rr_verdict *verdict, size_t i);
+RR_API const char *rr_verdict_finding_validator(const rr_verdict *verdict, size_t i);
+RR_API const char *rr_verdict_finding_keyword(const rr_verdict *verdict, size_t i);
+RR_API const char *rr_verdict_finding_instance_location(const rr_verdict *verdict, size_t i);
+RR_API const char *rr_verdict_finding_keyword_location(const rr_verdict *verdict, size_t i);
+RR_API const char *rr_verdict_finding_message(const rr_verdict *verdict, size_t i);
+/** Byte span [start, end) of finding `i` in the output text; -1 when it has none or `i`
+ * is out of range. */
+RR_API int64_t rr_verdict_finding_span_start(const rr_verdict *verdict, size_t i);
+RR_API int64_t rr_verdict_finding_span_end(const rr_verdict *verdict, size_t i);
+/** The score `name` a validator recorded (e.g. "grounding"); NaN when absent. */
+RR_API double rr_verdict_score(const rr_verdict *verdict, const char *name);
+/** Nanoseconds spent in the validators that filled this verdict. */
+RR_API uint64_t rr_verdict_ns(const rr_verdict *verdict);
+/**
+ * The verdict as one JSON object (borrowed, NUL-terminated; `len` may be NULL): "passed",
+ * "failure", "findings" [{"code", "validator", "keyword", "instanceLocation",
+ * "keywordLocation", "message", "span": [start, end] | null}], "findings_dropped",
+ * "scores" {name: value}, "validators" [{"name", "type", "version", "passed", "ns"}] and
+ * "ns". Built on first call and cached until the verdict changes. NULL only on RR_ENOMEM.
+ */
+RR_API const char *rr_verdict_json(rr_verdict *verdict, size_t *len);
+
+/* ---------------------------------------------------------------------------------------
+ * --- JSON Schema ---
+ *
+ * A JSON Schema (draft 2020-12 by default; draft-07 and 2019-09 selected by "$schema")
+ * compiled once into an immutable rr_schema that any number of threads may use at once.
+ * There is no network access: remote "$ref"s resolve only against documents added to an
+ * rr_schema_registry, plus the built-in meta-schemas of the supported drafts.
+ * ------------------------------------------------------------------------------------- */
+
+/** Treat "format" as an assertion (default: annotation only, as the drafts specify). */
+#define RR_SCHEMA_FORMAT_ASSERT 1u
+
+/** Values for rr_schema_options.default_draft. */
+#define RR_SCHEMA_DRAFT_2020_12 202012u
+#define RR_SCHEMA_DRAFT_2019_09 201909u
+#define RR_SCHEMA_DRAFT_07 7u
+
+typedef struct rr_schema rr_schema;
+typedef struct rr_schema_registry rr_schema_registry;
+
+#define RR_SCHEMA_OPTIONS_VERSION 1u
+
+/**
+ * Options for compiling a schema. Initialise with RR_SCHEMA_OPTIONS_INIT or
+ * rr_schema_options_init(). A zero field means "the default".
+ *  - allocator: used for the compiled schema and its regexes; NULL = malloc.
+ *  - flags: RR_SCHEMA_FORMAT_ASSERT.
+ *  - default_draft: dialect when the schema has no "$schema" (RR_SCHEMA_DRAFT_2020_12).
+ *  - max_depth: instances nested deeper fail with RR_EDEPTH (default 512).
+ *  - max_instance_bytes: longer instance texts fail with RR_ETOOBIG (default 16 MiB).
+ *  - registry: documents that remote "$ref"s may name; only read while compiling.
+ */
+typedef struct rr_schema_options {
+    uint32_t version;
+    uint32_t flags;
+    const rr_allocator *allocator;
+    uint32_t default_draft;
+    uint32_t max_depth;
+    uint64_t max_instance_bytes;
+    const rr_schema_registry *registry;
+} rr_schema_options;
+
+#define RR_SCHEMA_OPTIONS_INIT {RR_SCHEMA_OPTIONS_VERSION, 0, NULL, 0, 0, 0, NULL}
+/** Fill `opts` with defaults for structure version `version`. RR_EINVAL if unknown. */
+RR_API int rr_schema_options_init(rr_schema_options *opts, unsigned int version);
+
+/** Create an empty registry of schema documents. `allocator` may be NULL. Errors:
+ * RR_EINVAL, RR_ENOMEM. A registry belongs to one thread at a time. */
+RR_API int rr_schema_registry_new(rr_schema_registry **out, const rr_allocator *allocator);
+/**
+ * Register the schema document `json` (`len` bytes, copied and parsed) under the absolute
+ * URI `uri` (NUL-terminated; a trailing "#" is ignored). A "$ref" to that URI, or to an
+ * "$id" inside the document, resolves to it. Errors: RR_EINVAL (NULL argument, relative
+ * URI, URI already registered), RR_EJSON (malformed; line/column set), RR_ENOMEM.
+ */
+RR_API int rr_schema_registry_add(rr_schema_registry *registry, const char *uri,
+                                  const char *json, size_t len, rr_error *err);
+/** Free a registry. NULL is a no-op. Schemas compiled with it do not need it afterwards. */
+RR_API void rr_schema_registry_free(rr_schema_registry *registry);
+
+/**
+ * Compile the schema `json` (`len` bytes; need not be NUL-terminated). On success `*out`
+ * owns a new immutable schema; free it with rr_schema_free. Errors: RR_EJSON (malformed
+ * JSON; line/column set), RR_ESCHEMA (a keyword with an invalid value, an invalid regular
+ * expression, an unknown "$schema", a "$ref" that names no registered or embedded
+ * document; err->pointer names the schema location), RR_EINVAL, RR_ENOMEM. `opts` may be
+ * NULL. Thread-safe: compilations share nothing.
+ */
+RR_API int rr_schema_new(rr_schema **out, const char *json, size_t len,
+                         const rr_schema_options *opts, rr_error *err);
+/** Free a compiled schema. NULL is a no-op. No validation may be running on it. */
+RR_API void rr_schema_free(rr_schema *schema);
+
+/**
+ * Validate the JSON text `instance` (`len` bytes) against `schema`, after resetting
+ * `verdict` (see rr_verdict_reset). Returns RR_OK when validation ran; the verdict then
+ * says whether the instance passed, and a failing verdict has failure "schema" with one
+ * finding per violation (code = keyword name). Text that is not JSON fails the verdict
+ * with code "invalid_json", or with failure "truncated" and code "truncated_json" when it
+ * is a valid beginning of JSON that stops early. Errors (verdict left reset): RR_EUTF8
+ * (invalid UTF-8; message names the byte offset), RR_ETOOBIG (longer than
+ * max_instance_bytes), RR_EDEPTH (nested deeper than max_depth, or a schema whose
+ * references recurse without consuming the instance), RR_ELIMIT (a "pattern" hit PCRE2's
+ * match limit), RR_EINVAL, RR_ENOMEM. Thread-safety: any number of threads may validate
+ * against one schema at once, each with its own verdict.
+ */
+RR_API int rr_schema_validate(const rr_schema *schema, const char *instance, size_t len,
+                              rr_verdict *verdict, rr_error *err);
+
 #ifdef __cplusplus
 }
 #endif

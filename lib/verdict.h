@@ -53,7 +53,22 @@ struct rr_verdict {
     uint64_t ns;
     rr_buf json;
     bool json_valid;
+    /* Per-call scratch for validators, kept across clears so revalidation does not
+     * allocate: a stack of 64-bit words (schema annotation bitsets), a string buffer for
+     * rendering locations, and PCRE2 match data created on first use. */
+    uint64_t *words;
+    size_t words_cap, words_top;
+    rr_buf tmp;
+    void *match_data; /* pcre2_match_data_8 * */
 };
+
+/* Grow the word stack so `n` more words fit above words_top. false on ENOMEM. */
+bool rr_verdict_words_reserve(struct rr_verdict *v, size_t n);
+/* The PCRE2 match data of this verdict, created on first use (NULL on ENOMEM). */
+void *rr_verdict_match_data(struct rr_verdict *v);
+/* Record that validator `name` (borrowed; `version` borrowed, `type` static) ran. */
+void rr_verdict_ran(struct rr_verdict *v, const char *name, const char *version,
+                    const char *type, int passed, uint64_t ns);
 
 void rr_verdict_init(struct rr_verdict *v, const rr_alloc *a);
 void rr_verdict_release(struct rr_verdict *v); /* frees buffers, not v */
