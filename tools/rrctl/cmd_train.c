@@ -702,6 +702,7 @@ int rrctl_cmd_train(int argc, char **argv) {
         c.text_field = rl ? "prompt" : "text";
     if (rl && !c.o.positive)
         c.o.positive = "strong";
+    c.o.oos_label = c.oos_label;
     if (!c.quiet)
         c.o.on_epoch = print_epoch;
     dataset tr = {0}, va = {0};

@@ -1,0 +1,223 @@
+/* Learned text classifiers: hashed word / character n-grams (xxh3) into a multinomial
+ * logistic regression, with calibrated probabilities and an out-of-scope decision.
+ *
+ * How the router uses a classifier (policy `"classifiers": {"task": {"file": "task.rrc"}}`):
+ *
+ *   build time (once per policy, any thread):
+ *     rr_classifier *m;
+ *     rc = rr_classifier_load(&m, path, &router->alloc, err);   // RR_EIO / RR_EMODEL /
+ *                                                               // RR_EVERSION / RR_ENOMEM
+ *     register identifiers from the labels: for i < rr_classifier_label_count(m):
+ *       "p.<rr_classifier_label(m, i)>"; plus "task" (string) and "task.p" (number);
+ *       for a binary "strong needed" model, "p_strong" = probs[rr_classifier_positive(m)].
+ *     scratch = max over the policy's classifiers of rr_classifier_scratch_size(m);
+ *     put that many bytes (aligned for double) in each rr_request on its first use,
+ *     plus one double per label of the largest model for the probabilities.
+ *
+ *   per request (hot path, allocation-free, many threads may share one model):
+ *     rr_clf_result r;
+ *     rc = rr_classifier_predict(m, text, len, scratch, scratch_size, probs, &r);
+ *     task   = r.label == RR_CLF_UNKNOWN ? "unknown" : rr_classifier_label(m, r.label);
+ *     task.p = r.p_top;                 p.<label i> = probs[i];
+ *
+ *   teardown: rr_classifier_free(m).
+ *
+ * A model is immutable after loading and may be used from any number of threads at once;
+ * the scratch belongs to one thread at a time. Probabilities are calibrated (temperature
+ * scaling for multi-class, Platt scaling for binary models) when the model was trained
+ * with held-out data, which `rrctl train` always has.
+ *
+ * The file format (all integers little-endian), version RR_CLF_FORMAT_VERSION:
+ *   magic "RRCLF\0\r\n" | u32 format version | u32 flags (0) | u64 file size |
+ *   body (feature settings, name, version, hyperparameters, calibration, out-of-scope
+ *   settings, labels, numeric feature names, f32 biases, CSR weights as u32 row offsets
+ *   and (u16 label, i16 quantised weight) entries with one f32 scale) |
+ *   u64 xxh3-64 of everything before it.
+ */
+#ifndef RR_CLASSIFY_H
+#define RR_CLASSIFY_H
+
+#include "base.h"
+
+#define RR_CLF_FORMAT_VERSION 1u
+#define RR_CLF_UNKNOWN (-1)
+#define RR_CLF_MAX_BUCKETS (1u << 24)
+#define RR_CLF_MAX_LABELS 65535u
+#define RR_CLF_MAX_CHAR_N 7u
+
+typedef struct rr_classifier rr_classifier;
+
+/* The outcome of one prediction. `top` is the arg-max label whatever the out-of-scope
+ * rules say; `label` is `top`, or RR_CLF_UNKNOWN when the calibrated top probability is
+ * under the model's threshold or `top` is the model's out-of-scope class. */
+typedef struct rr_clf_result {
+    int32_t label;
+    int32_t top;
+    double p_top;
+} rr_clf_result;
+
+/* Load a model file. `a` may be NULL (libc). Errors: RR_EIO (cannot read), RR_EMODEL
+ * (bad magic, truncated, checksum mismatch, inconsistent contents; the message says which
+ * and where), RR_EVERSION (a format version this library does not read), RR_ENOMEM. */
+int rr_classifier_load(rr_classifier **out, const char *path, const rr_alloc *a,
+                       rr_error *err);
+/* The same from `len` bytes in memory (copied; `data` may be freed afterwards). */
+int rr_classifier_load_bytes(rr_classifier **out, const void *data, size_t len,
+                             const rr_alloc *a, rr_error *err);
+/* NULL is a no-op. */
+void rr_classifier_free(rr_classifier *m);
+
+uint32_t rr_classifier_label_count(const rr_classifier *m);
+/* Label `i`, or NULL when out of range. Borrowed from the model. */
+const char *rr_classifier_label(const rr_classifier *m, uint32_t i);
+/* Index of `name`, or -1. */
+int32_t rr_classifier_label_index(const rr_classifier *m, const char *name);
+/* For binary "strong model needed" models: the index of the positive label ("strong");
+ * -1 for multi-class models. */
+int32_t rr_classifier_positive(const rr_classifier *m);
+/* The model's name and version as given to `rrctl train`, and its fingerprint (16 hex
+ * digits of the file's xxh3 checksum). Borrowed. */
+const char *rr_classifier_name(const rr_classifier *m);
+const char *rr_classifier_version(const rr_classifier *m);
+const char *rr_classifier_fingerprint(const rr_classifier *m);
+/* Out-of-scope settings: the threshold on the calibrated top probability (0 = none) and
+ * the explicit out-of-scope label (-1 = none). */
+double rr_classifier_oos_threshold(const rr_classifier *m);
+int32_t rr_classifier_oos_label(const rr_classifier *m);
+
+/* Bytes of scratch rr_classifier_predict needs for this model. */
+size_t rr_classifier_scratch_size(const rr_classifier *m);
+
+/* Classify `len` bytes of `text` (UTF-8 expected; any bytes are accepted). Writes the
+ * calibrated probability of every label to probs[0..label_count) (may be NULL) and the
+ * decision to `res` (may be NULL). Allocates nothing. Errors: RR_EINVAL (NULL model or
+ * text with len > 0, scratch too small or not aligned for double). */
+int rr_classifier_predict(const rr_classifier *m, const char *text, size_t len,
+                          void *scratch, size_t scratch_size, double *probs,
+                          rr_clf_result *res);
+
+/* ---- Below: for the trainer (train.c), the CLI and tests, not for the router. ---- */
+
+/* Feature settings, stored in the model. */
+typedef struct rr_clf_features {
+    uint32_t buckets;     /* hash space, 1..RR_CLF_MAX_BUCKETS */
+    uint8_t word_ngrams;  /* 0 none, 1 unigrams, 2 unigrams and bigrams */
+    uint8_t char_min;     /* character n-gram sizes; 0 = none */
+    uint8_t char_max;     /* <= RR_CLF_MAX_CHAR_N */
+    uint8_t numeric;      /* 1: add the named numeric features */
+    uint64_t hash_seed;
+} rr_clf_features;
+
+/* Feature groups: each text-group's counts are scaled by 1/sqrt(occurrences). */
+enum { RR_CLF_G_WORD = 0, RR_CLF_G_BIGRAM, RR_CLF_G_CHAR, RR_CLF_G_NUM, RR_CLF_G__COUNT };
+#define RR_CLF_NUM_FEATURES 6u
+/* "log_bytes", "log_words", "digit_share", "upper_share", "questions", "lines" */
+extern const char *const rr_clf_num_names[RR_CLF_NUM_FEATURES];
+
+/* Checks feature settings; RR_EINVAL with a message naming the bad value. */
+int rr_clf_features_check(const rr_clf_features *f, rr_error *err);
+
+/* Calls fn once per feature occurrence: `row` < buckets (+ numeric rows after them),
+ * `value` 1 for text features, the feature value for numeric ones. */
+typedef void (*rr_clf_feature_fn)(void *ud, uint32_t group, uint32_t row, float value);
+void rr_clf_extract(const rr_clf_features *f, const char *text, size_t len,
+                    rr_clf_feature_fn fn, void *ud);
+
+enum { RR_CLF_CAL_NONE = 0, RR_CLF_CAL_TEMPERATURE = 1, RR_CLF_CAL_PLATT = 2 };
+
+typedef struct rr_clf_hyper {
+    double l2, lr, val_split, prune;
+    uint32_t epochs, best_epoch, patience, n_train, n_val;
+    uint64_t seed;
+} rr_clf_hyper;
+
+typedef struct rr_clf_entry {
+    uint16_t label;
+    int16_t q;
+} rr_clf_entry;
+
+struct rr_classifier {
+    rr_alloc a;
+    rr_clf_features feat;
+    rr_clf_hyper hyper;
+    uint32_t nlabels, nrows; /* nrows = buckets + numeric features */
+    uint32_t nnum;
+    char **labels;
+    char *name, *version;
+    char fingerprint[17];
+    uint32_t cal_method;
+    double cal[2]; /* temperature: T; Platt: A, B on logit(1) - logit(0) */
+    double oos_threshold;
+    int32_t oos_label, positive;
+    float *bias;
+    float qscale;
+    uint32_t *row_ptr; /* nrows + 1 */
+    rr_clf_entry *entries;
+    uint32_t nnz;
+};
+
+/* An empty model to be filled by the trainer (labels, weights allocated by the caller
+ * through m->a). */
+rr_classifier *rr_classifier_alloc(const rr_alloc *a);
+/* Raw (uncalibrated) logits into out[0..nlabels). Scratch as predict. */
+int rr_classifier_logits(const rr_classifier *m, const char *text, size_t len, void *scratch,
+                         size_t scratch_size, double *out);
+/* Turn logits into calibrated probabilities (in place) and a decision. */
+void rr_classifier_calibrate(const rr_classifier *m, double *logits_to_probs,
+                             rr_clf_result *res);
+/* Serialise to `out` (appended) and set m->fingerprint. RR_ENOMEM on failure. */
+int rr_classifier_save(rr_classifier *m, rr_buf *out);
+int rr_classifier_write(rr_classifier *m, const char *path, rr_error *err);
+
+/* ---- Training (train.c) ---- */
+
+typedef struct rr_clf_sample {
+    const char *text;
+    size_t len;
+    const char *label;
+} rr_clf_sample;
+
+typedef struct rr_clf_epoch_info {
+    uint32_t epoch;
+    double lr, train_loss, val_loss, val_acc;
+    int best;
+} rr_clf_epoch_info;
+
+typedef struct rr_clf_train_opts {
+    rr_clf_features feat;
+    double l2;          /* >= 0 */
+    double lr;          /* initial learning rate, (0, 100] */
+    double val_split;   /* share of the training set held out when `val` is empty */
+    double prune;       /* drop weights under prune * max |w|; [0, 1) */
+    uint32_t epochs;    /* maximum, 1..10000 */
+    uint32_t patience;  /* epochs without validation improvement before stopping */
+    uint64_t seed;
+    const char *positive;  /* binary models: the label whose probability is "p_strong" */
+    const char *oos_label; /* examples with this label are out of scope (may be NULL) */
+    double oos_threshold;  /* 0 none, (0, 1] fixed, < 0: chosen on validation data */
+    int calibrate;         /* 1: fit temperature / Platt scaling on validation data */
+    const char *name, *version;
+    void (*on_epoch)(void *ud, const rr_clf_epoch_info *e);
+    void *ud;
+} rr_clf_train_opts;
+
+/* Sensible defaults (what `rrctl train` uses). */
+void rr_clf_train_opts_default(rr_clf_train_opts *o);
+
+typedef struct rr_clf_train_report {
+    uint32_t n_train, n_val, n_val_oos, nlabels, used_rows, best_epoch, epochs_run;
+    double val_acc, val_loss, ece_before, ece_after, oos_threshold;
+    double cal[2];
+    uint32_t nnz;
+} rr_clf_train_report;
+
+/* Train a model on `train` (and `val`, or a split of `train` when nval == 0). Labels are
+ * sorted by name. Deterministic for a seed: the same inputs and options give a
+ * byte-identical model file. Errors: RR_EINVAL (bad option), RR_EDATA (empty set, one
+ * class, validation label unknown to training, empty label, no validation data),
+ * RR_EUTF8 (text not UTF-8; the message names the example and byte), RR_ENOMEM. */
+int rr_clf_train(rr_classifier **out, const rr_clf_sample *train, size_t ntrain,
+                 const rr_clf_sample *val, size_t nval, const rr_clf_train_opts *o,
+                 const rr_alloc *a, rr_clf_train_report *rep, rr_error *err);
+
+#endif
