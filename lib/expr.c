@@ -43,6 +43,7 @@ enum {
     OP_BUCKET_S,
     OP_JF, /* &&: false on top -> jump keeping it, else pop */
     OP_JT, /* ||: true on top -> jump keeping it, else pop */
+    OP_IN_CSV, /* x in IDENT: string x, then the comma-separated list, on the stack */
 };
 
 /* Fused forms of the commonest rule shape, `slot <cmp> literal`: one dispatch instead of
@@ -112,7 +113,7 @@ typedef struct tok {
     uint32_t soff, slen; /* decoded string in parser.strs */
 } tok;
 
-enum { N_LIT, N_SLOT, N_HAS, N_NOT, N_NEG, N_CMP, N_AND, N_OR, N_IN, N_BUCKET };
+enum { N_LIT, N_SLOT, N_HAS, N_NOT, N_NEG, N_CMP, N_AND, N_OR, N_IN, N_BUCKET, N_IN_CSV };
 enum { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE }; /* same order as T_EQ.. and OP_EQ_N.. */
 
 typedef struct node {
@@ -785,14 +786,44 @@ static int32_t finish_in(parser *p, int32_t l, int32_t head, uint32_t n, uint32_
     return i;
 }
 
+/* `x in IDENT`: the identifier's string holds a comma-separated list, known only at
+ * evaluation time, so nothing folds. */
+static int32_t parse_in_csv(parser *p, int32_t l, uint32_t off, uint32_t inoff) {
+    uint32_t roff = p->t.off;
+    int32_t r = parse_ident(p, N_SLOT);
+    if (r < 0)
+        return -1;
+    if (NODE(l)->type != RR_T_STR)
+        return fail(p, inoff, "type error: 'in' with an identifier needs a string on the left, "
+                              "found %s",
+                    tname(NODE(l)->type)),
+               -1;
+    if (NODE(r)->type != RR_T_STR)
+        return fail(p, roff, "type error: 'in' needs a list literal or a string identifier "
+                             "holding a comma-separated list, found %s",
+                    tname(NODE(r)->type)),
+               -1;
+    int32_t i = new_node(p, N_IN_CSV, RR_T_BOOL, off);
+    if (i < 0)
+        return -1;
+    NODE(i)->kid = l;
+    NODE(l)->next = r;
+    NODE(r)->next = -1;
+    return i;
+}
+
 static int32_t parse_in(parser *p, int32_t l, uint32_t off) {
     uint32_t inoff = p->t.off;
     int lt = NODE(l)->type, ltype = 0;
+    if (!lex(p))
+        return -1;
+    if (p->t.kind == T_IDENT)
+        return parse_in_csv(p, l, off, inoff);
     if (lt != RR_T_NUM && lt != RR_T_STR)
         return fail(p, inoff, "type error: 'in' needs a string or number on the left, found %s",
                     tname(lt)),
                -1;
-    if (!lex(p) || !expect(p, T_LB, "'[' after 'in'"))
+    if (!expect(p, T_LB, "'[' after 'in'"))
         return -1;
     int32_t head = -1, tail = -1;
     uint32_t n = 0;
@@ -1023,9 +1054,9 @@ static uint32_t gen_junc(parser *p, int32_t ni) {
 
 static uint32_t gen_cmp(parser *p, int32_t ni) {
     int32_t l = NODE(ni)->kid, r = NODE(l)->next;
-    int op = cmp_op(NODE(l)->type, NODE(ni)->cmp);
+    int op = NODE(ni)->kind == N_IN_CSV ? OP_IN_CSV : cmp_op(NODE(l)->type, NODE(ni)->cmp);
     uint32_t k;
-    if (NODE(l)->kind == N_SLOT && NODE(r)->kind == N_LIT)
+    if (op != OP_IN_CSV && NODE(l)->kind == N_SLOT && NODE(r)->kind == N_LIT)
         return add_const(p, r, &k) && emit(p, op - OP_EQ_N + OP_K_EQ_N, (uint32_t)NODE(l)->slot, k);
     uint32_t nl = gen(p, l), nr = nl ? gen(p, r) : 0;
     if (!nr || !emit(p, op, 0, 0))
@@ -1044,6 +1075,7 @@ static uint32_t gen_node(parser *p, int32_t ni) {
     case N_HAS:
         return emit(p, OP_HAS, (uint32_t)n->slot, 0);
     case N_CMP:
+    case N_IN_CSV:
         return gen_cmp(p, ni);
     case N_AND:
     case N_OR:
@@ -1340,6 +1372,30 @@ static int in_str(const rr_value *k, uint32_t n, const rr_value *x) {
     return lo < n && vstr_order(&k[lo], x) == 0;
 }
 
+static bool csv_space(char c) {
+    return c == ' ' || c == '\t';
+}
+
+/* Whether `x` equals an item of the comma-separated `list`, items trimmed of spaces and
+ * tabs; empty items match nothing, so an empty list holds nothing. */
+static int in_csv(const rr_value *x, const rr_value *list) {
+    const char *s = list->u.str;
+    uint32_t n = list->len, i = 0;
+    while (i < n) {
+        uint32_t a = i;
+        while (i < n && s[i] != ',')
+            i++;
+        uint32_t b = i++;
+        while (a < b && csv_space(s[a]))
+            a++;
+        while (b > a && csv_space(s[b - 1]))
+            b--;
+        if (b > a && b - a == x->len && memcmp(s + a, x->u.str, x->len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* The operand stack lives here, sized by the compiler's proof that no expression needs
  * more than RR_EXPR_MAX_STACK; nothing is allocated. */
 int rr_expr_eval(const rr_expr *e, const rr_value *slots) {
@@ -1404,6 +1460,9 @@ int rr_expr_eval(const rr_expr *e, const rr_value *slots) {
             break;
         case OP_IN_S:
             sp[-1].u.b = in_str(k + pc->a, pc->b, &sp[-1]);
+            break;
+        case OP_IN_CSV:
+            sp--, sp[-1].u.b = in_csv(&sp[-1], sp);
             break;
         case OP_BUCKET_N:
             sp[-1].u.num = bucket_num(sp[-1].u.num, pc->a);

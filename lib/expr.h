@@ -6,14 +6,18 @@
  *   and     := not ( "&&" not )*
  *   not     := "!" not | cmp
  *   cmp     := primary ( ( "==" | "!=" | "<" | "<=" | ">" | ">=" ) primary
- *                      | "in" list )?
+ *                      | "in" list | "in" IDENT )?
  *   primary := NUMBER | STRING | "true" | "false" | IDENT | "(" expr ")"
  *            | "has" "(" IDENT ")" | "bucket" "(" expr "," NUMBER ")"
  *   list    := "[" ( literal ( "," literal )* )? "]"     -- all strings or all numbers
  *   IDENT   := [A-Za-z_][A-Za-z0-9_.]*      (dots allowed: tenant.tier, thr.faq_margin)
  *   STRING  := '...' or "..." with \\ \' \" \n \t escapes
  * Types: bool, number, string. == and != need equal types; < <= > >= need numbers;
- * && || ! need bools; `x in [...]` needs x's type to equal the list's. The whole
+ * && || ! need bools; `x in [...]` needs x's type to equal the list's. `x in IDENT` needs
+ * a string x and a string identifier holding a comma-separated list (a request attribute
+ * such as allowed_categories = "billing, technical"): true when x equals one of the items,
+ * compared by bytes after trimming spaces and tabs around each item; empty items match
+ * nothing, so an empty list is false. It evaluates without allocating. The whole
  * expression must be bool. bucket(key, n): key is a string (or number, formatted with
  * %.17g), n an integer literal in 1..1000000; result is xxh3_64(key) % n, a number.
  * has(ident) is true when the identifier's slot is present (an attribute the request set).

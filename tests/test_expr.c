@@ -19,7 +19,20 @@
 
 /* ---- fixture: a resolver with identifiers of every type, and slot builders ---------- */
 
-enum { S_TIER, S_PII, S_TASK, S_MARGIN, S_THR, S_MATCH, S_USER, S_TOKENS, S_FLAG, S_N, S__COUNT };
+enum {
+    S_TIER,
+    S_PII,
+    S_TASK,
+    S_MARGIN,
+    S_THR,
+    S_MATCH,
+    S_USER,
+    S_TOKENS,
+    S_FLAG,
+    S_N,
+    S_ALLOWED,
+    S__COUNT
+};
 
 static const struct {
     const char *name;
@@ -31,6 +44,7 @@ static const struct {
     {"thr.faq_margin", S_THR, RR_T_NUM}, {"match.regulated", S_MATCH, RR_T_BOOL},
     {"user.id", S_USER, RR_T_STR},       {"text.tokens", S_TOKENS, RR_T_NUM},
     {"flag", S_FLAG, RR_T_BOOL},         {"n", S_N, RR_T_NUM},
+    {"allowed_categories", S_ALLOWED, RR_T_STR},
 };
 
 static int resolve(void *ud, const char *name, size_t len, int *slot, rr_type *type) {
@@ -72,6 +86,7 @@ static void defaults(rr_value *s) {
     s[S_TOKENS] = vnum(0);
     s[S_FLAG] = vbool(0);
     s[S_N] = vnum(0);
+    s[S_ALLOWED] = vstr("");
     for (int i = 0; i < S__COUNT; i++)
         s[i].present = 0;
 }
@@ -109,6 +124,13 @@ static void expect_error(const char *src, const char *message, uint32_t column) 
         fail_msg("'%s': got rc %d \"%s\" column %u; want \"%s\" column %u", src, rc, d.message,
                  d.column, message, column);
     assert_null(e);
+}
+
+static uint64_t hash_of(const char *src) {
+    rr_expr *e = compile_ok(src);
+    uint64_t h = rr_expr_hash(e);
+    rr_expr_free(e);
+    return h;
 }
 
 /* ---- evaluation semantics ------------------------------------------------------------- */
@@ -264,6 +286,92 @@ static void test_in_list_small_and_large(void **state) {
     assert_int_equal(eval_src("!(n in [4])", s), 1);
 }
 
+static void test_in_identifier_matches_trimmed_comma_separated_items(void **state) {
+    (void)state;
+    rr_value s[S__COUNT];
+    defaults(s);
+    s[S_ALLOWED] = vstr("billing, technical ,\taccount\t");
+    const char *tasks[] = {"billing", "technical", "account", "bill", "Billing",
+                           "billing, technical", " billing", "", "accountx"};
+    const int want[] = {1, 1, 1, 0, 0, 0, 0, 0, 0};
+    for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++) {
+        s[S_TASK] = vstr(tasks[i]);
+        if (eval_src("task in allowed_categories", s) != want[i])
+            fail_msg("'%s' in the list: want %d", tasks[i], want[i]);
+        assert_int_equal(eval_src("!(task in allowed_categories)", s), !want[i]);
+    }
+    assert_int_equal(eval_src("'account' in allowed_categories", s), 1);
+    assert_int_equal(eval_src("'accounts' in allowed_categories", s), 0);
+    /* Inside a junction: the jump targets and stack depth must stay right. */
+    s[S_TASK] = vstr("technical");
+    s[S_N] = vnum(2);
+    assert_int_equal(eval_src("n > 1 && task in allowed_categories && !flag", s), 1);
+    assert_int_equal(eval_src("n > 5 || task in allowed_categories", s), 1);
+    assert_int_equal(eval_src("n > 5 || user.id in allowed_categories", s), 0);
+}
+
+static void test_in_identifier_empty_lists_and_items_hold_nothing(void **state) {
+    (void)state;
+    rr_value s[S__COUNT];
+    defaults(s);
+    const char *lists[] = {"", " ", ",", " , ,", "a,,b", ",a", "a,", "a"};
+    const int want_empty[] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const int want_a[] = {0, 0, 0, 0, 1, 1, 1, 1};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        s[S_ALLOWED] = vstr(lists[i]);
+        s[S_TASK] = vstr("");
+        assert_int_equal(eval_src("task in allowed_categories", s), want_empty[i]);
+        s[S_TASK] = vstr("a");
+        if (eval_src("task in allowed_categories", s) != want_a[i])
+            fail_msg("'a' in '%s': want %d", lists[i], want_a[i]);
+    }
+    /* Absent attributes carry their default, here the empty list. */
+    s[S_ALLOWED].present = 0;
+    s[S_ALLOWED].len = 0;
+    s[S_ALLOWED].u.str = NULL;
+    assert_int_equal(eval_src("task in allowed_categories", s), 0);
+    assert_int_equal(eval_src("!has(allowed_categories) || task in allowed_categories", s), 1);
+}
+
+static void test_in_identifier_is_type_checked(void **state) {
+    (void)state;
+    expect_error("n in allowed_categories",
+                 "type error: 'in' with an identifier needs a string on the left, found number", 3);
+    expect_error("flag in allowed_categories",
+                 "type error: 'in' with an identifier needs a string on the left, found bool", 6);
+    expect_error("task in n",
+                 "type error: 'in' needs a list literal or a string identifier holding a "
+                 "comma-separated list, found number",
+                 9);
+    expect_error("task in pii.any",
+                 "type error: 'in' needs a list literal or a string identifier holding a "
+                 "comma-separated list, found bool",
+                 9);
+    expect_error("task in nope", "unknown identifier 'nope'", 9);
+    expect_error("task in allowed_categories in ['a']", "comparisons do not chain; add parentheses",
+                 28);
+    expect_error("task in allowed_categories == true",
+                 "comparisons do not chain; add parentheses", 28);
+}
+
+static void test_in_identifier_reads_both_slots_and_hashes_by_them(void **state) {
+    (void)state;
+    rr_expr *e = compile_ok("task in allowed_categories");
+    assert_int_equal(rr_expr_constant(e), -1);
+    assert_int_equal(rr_expr_ref_count(e), 2);
+    assert_int_equal(rr_expr_ref(e, 0), S_TASK);
+    assert_int_equal(rr_expr_ref(e, 1), S_ALLOWED);
+    rr_expr_free(e);
+    assert_true(hash_of("task in allowed_categories") == hash_of("(task)in  allowed_categories"));
+    assert_true(hash_of("task in allowed_categories") != hash_of("task == allowed_categories"));
+    assert_true(hash_of("task in allowed_categories") != hash_of("user.id in allowed_categories"));
+    assert_true(hash_of("task in allowed_categories") != hash_of("task in tenant.tier"));
+    /* `x && false` still folds away whatever the operand. */
+    e = compile_ok("task in allowed_categories && false");
+    assert_int_equal(rr_expr_constant(e), 0);
+    rr_expr_free(e);
+}
+
 static void test_has_reads_presence_not_value(void **state) {
     (void)state;
     rr_value s[S__COUNT];
@@ -386,12 +494,6 @@ static void test_constant_expressions_are_detected(void **state) {
     }
 }
 
-static uint64_t hash_of(const char *src) {
-    rr_expr *e = compile_ok(src);
-    uint64_t h = rr_expr_hash(e);
-    rr_expr_free(e);
-    return h;
-}
 
 static void test_hash_ignores_layout_and_canonical_rewrites(void **state) {
     (void)state;
@@ -709,6 +811,10 @@ int main(void) {
         cmocka_unit_test(test_string_equality_compares_length_and_bytes),
         cmocka_unit_test(test_bool_equality),
         cmocka_unit_test(test_in_list_small_and_large),
+        cmocka_unit_test(test_in_identifier_matches_trimmed_comma_separated_items),
+        cmocka_unit_test(test_in_identifier_empty_lists_and_items_hold_nothing),
+        cmocka_unit_test(test_in_identifier_is_type_checked),
+        cmocka_unit_test(test_in_identifier_reads_both_slots_and_hashes_by_them),
         cmocka_unit_test(test_has_reads_presence_not_value),
         cmocka_unit_test(test_absent_slots_evaluate_with_their_defaults),
         cmocka_unit_test(test_bucket_is_xxh3_of_key_bytes_mod_n),
