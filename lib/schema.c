@@ -175,7 +175,7 @@ uint64_t sch_json_hash(const json_t *j);
 /* Compile an ECMA-262 pattern with PCRE2 (translated where the dialects differ). NULL on
  * error, with PCRE2's message in msg. */
 pcre2_code *sch_regex_compile(const rr_schema *s, const char *src, size_t len, char *msg,
-                              size_t msgsz);
+                              size_t msgsz, bool *oom);
 
 
 #define NOEV SIZE_MAX
@@ -390,12 +390,14 @@ static bool regex_translate(rr_buf *b, const char *src, size_t len) {
 }
 
 pcre2_code *sch_regex_compile(const rr_schema *s, const char *src, size_t len, char *msg,
-                              size_t msgsz) {
+                              size_t msgsz, bool *oom) {
+    *oom = false;
     rr_buf b;
     rr_buf_init(&b, &s->a);
     if (!regex_translate(&b, src, len)) {
         rr_buf_free(&b);
         snprintf(msg, msgsz, "out of memory");
+        *oom = true;
         return NULL;
     }
     int ec;
@@ -405,6 +407,7 @@ pcre2_code *sch_regex_compile(const rr_schema *s, const char *src, size_t len, c
                                    &eoff, s->cctx);
     rr_buf_free(&b);
     if (!re) {
+        *oom = ec == PCRE2_ERROR_HEAP_FAILED;
         PCRE2_UCHAR m[160];
         pcre2_get_error_message(ec, m, sizeof m);
         snprintf(msg, msgsz, "%s at offset %zu", (const char *)m, (size_t)eoff);
@@ -1564,8 +1567,11 @@ static int compile_pattern(cc *c, sch_node *n, const char *kw, json_t *v, sch_pa
     if (!json_is_string(v))
         return bad(c, n, kw, "must be a string");
     char msg[200];
+    bool oom;
     out->src = json_string_value(v);
-    out->re = sch_regex_compile(c->s, out->src, json_string_length(v), msg, sizeof msg);
+    out->re = sch_regex_compile(c->s, out->src, json_string_length(v), msg, sizeof msg, &oom);
+    if (!out->re && oom)
+        return cc_oom(c);
     if (!out->re) {
         char what[300];
         snprintf(what, sizeof what, "is not a valid regular expression: %s", msg);
