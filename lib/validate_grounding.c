@@ -1,0 +1,1408 @@
+/* Grounding validator: claims, citations, support. See validate_grounding.h. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "validate_grounding.h"
+
+#include <math.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#endif
+#include <xxhash.h>
+
+/* Distinct seeds keep the key spaces of terms and case-sensitive entities apart in the one
+ * evidence table; bigram keys are mixed from two term keys. */
+#define SEED_TERM 0x243f6a8885a308d3ull
+#define SEED_ENT 0x13198a2e03707344ull
+#define SEED_ID 0xa4093822299f31d0ull
+
+#define MAX_CITE_BYTES 256 /* a "[...]" longer than this is prose, not a citation */
+#define MAX_CITE_ITEMS 32
+#define STOP_BUCKETS 256 /* power of two; x4 slots > 4 x the number of stop words */
+
+/* Words that carry no claim and are no entity when capitalised. Words under 3 bytes are
+ * never content terms; the two-letter ones are listed only to keep "In", "It" from
+ * counting as entities. */
+static const char *const stop_words[] = {
+    "of", "in", "on", "at", "to", "by", "is", "it", "an", "as", "be", "he", "we", "me", "my",
+    "no", "or", "so", "up", "if", "do", "us", "am",
+    "the", "and", "but", "then", "else", "this", "that", "these", "those", "its", "his",
+    "her", "hers", "him", "she", "they", "them", "their", "theirs", "our", "ours", "you",
+    "your", "yours", "mine", "not", "yes", "than", "too", "very", "can", "could", "would",
+    "should", "will", "shall", "may", "might", "must", "there", "here", "what", "which",
+    "who", "whom", "whose", "when", "where", "why", "how", "all", "any", "both", "each",
+    "few", "more", "most", "other", "some", "such", "only", "own", "same", "just", "also",
+    "into", "over", "under", "about", "after", "before", "again", "further", "once",
+    "during", "while", "through", "down", "out", "off", "above", "below", "between",
+    "because", "until", "against", "among", "per", "via", "are", "was", "were", "been",
+    "being", "does", "did", "doing", "have", "has", "had", "having", "for", "with", "from",
+    "upon", "onto", "within", "without", "since", "though", "although", "whether", "either",
+    "neither", "nor", "yet", "however", "therefore", "thus", "hence", "itself", "himself",
+    "herself", "themselves", "ourselves", "yourself", "myself", "don", "doesn",
+    "didn", "isn", "wasn", "aren", "weren", "won", "couldn", "wouldn", "shouldn", "hasn",
+    "haven", "hadn", "let", "like", "well", "now", "still", "even", "much", "many",
+    "every", "another", "whatever", "whichever", "whoever", "etc", "according",
+};
+
+/* Lower-case words that a '.' follows without ending the sentence. */
+static const char *const abbrevs[] = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "inc", "ltd", "co", "corp", "no",
+    "nos", "approx", "cf", "al", "fig", "figs", "dept", "est", "gen", "col", "lt", "sgt",
+    "capt", "rev", "gov", "sen", "rep", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
+    "sep", "sept", "oct", "nov", "dec", "mt", "ft", "vol", "pp", "ch", "sec", "eq", "ref",
+};
+
+/* ---------------------------------------------------------------------------------------
+ * Scratch tables: open addressing; a slot's tag is the key's upper 48 bits plus the table's
+ * 16-bit generation, so clearing is O(1) and a slot stays 16 bytes.
+ * ------------------------------------------------------------------------------------- */
+
+#define GEN_MASK 0xFFFFull
+
+typedef struct gslot {
+    uint64_t tag; /* live iff (tag & GEN_MASK) == table gen */
+    uint64_t val;
+} gslot;
+
+typedef struct gtable {
+    gslot *slots;
+    size_t cap, n;
+    uint64_t gen;
+} gtable;
+
+enum { K_TERM = 1, K_NUM = 2, K_BIGRAM = 4, K_ENT = 8 };
+
+typedef struct cite_item {
+    size_t start, end; /* the id's bytes in the answer */
+    int64_t ev;        /* resolved evidence index, -1 unknown */
+} cite_item;
+
+typedef struct cite {
+    size_t start, end; /* the whole marker */
+    uint32_t item0, nitems;
+    uint32_t from_pattern;
+} cite;
+
+typedef struct claim_item {
+    uint64_t key;
+    uint32_t kind;
+    size_t start, end; /* first occurrence */
+} claim_item;
+
+struct rr_grounding {
+    rr_alloc a;
+    rr_grounding_config cfg; /* strings point at the owned copies below */
+    char *name, *version, *pattern;
+    pcre2_general_context *gctx;
+    pcre2_code *re;
+    pcre2_match_context *mctx;
+    uint32_t group; /* capture group holding the id */
+    size_t max_stop; /* longest stop word */
+    bool stop_spill; /* some word sits in the bucket after its home */
+    uint64_t stop[STOP_BUCKETS][4];
+};
+
+struct rr_grounding_scratch {
+    rr_alloc a;
+    pcre2_general_context *gctx;
+    pcre2_match_data *md;
+    gtable ev, ids, seen;
+    uint64_t *bits; /* per evidence-table key: W words of evidence bitset */
+    uint64_t *tk, *ek; /* one passage's content-term and entity keys */
+    size_t captk, capek;
+    size_t nbits, capbits, words;
+    cite *cites;
+    size_t ncites, capcites;
+    cite_item *items;
+    size_t nitems, capitems;
+    claim_item *ci;
+    size_t nci, capci;
+    uint32_t *cnt; /* 3 counters per evidence: terms, bigrams, facts */
+    uint32_t *touched;
+    uint64_t *cmask; /* evidence cited by the current claim */
+    size_t capev, capwords;
+    rr_grounding_claim *claims;
+    size_t capclaims;
+    bool oom;
+    rr_grounding_result res;
+};
+
+static bool grow(rr_grounding_scratch *s, void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n *= 2;
+    if (n > SIZE_MAX / elem) {
+        s->oom = true;
+        return false;
+    }
+    void *q = rr_realloc(&s->a, *p, *cap * elem, n * elem);
+    if (!q) {
+        s->oom = true;
+        return false;
+    }
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+static void gt_clear(gtable *t) {
+    t->n = 0;
+    if (++t->gen > GEN_MASK) {
+        if (t->slots)
+            memset(t->slots, 0, t->cap * sizeof *t->slots);
+        t->gen = 1;
+    }
+}
+
+static inline uint64_t gt_tag(const gtable *t, uint64_t key) { return (key & ~GEN_MASK) | t->gen; }
+static inline size_t gt_home(uint64_t tag, size_t cap) { return (size_t)(tag >> 16) & (cap - 1); }
+
+static gslot *gt_find(const gtable *t, uint64_t key) {
+    if (!t->cap)
+        return NULL;
+    uint64_t tag = gt_tag(t, key);
+    size_t m = t->cap - 1;
+    for (size_t i = gt_home(tag, t->cap);; i = (i + 1) & m) {
+        gslot *sl = &t->slots[i];
+        if (sl->tag == tag)
+            return sl;
+        if ((sl->tag & GEN_MASK) != t->gen)
+            return NULL;
+    }
+}
+
+static bool gt_rehash(rr_grounding_scratch *s, gtable *t) {
+    size_t ncap = t->cap ? t->cap * 2 : 256;
+    gslot *ns = rr_calloc(&s->a, ncap, sizeof *ns);
+    if (!ns) {
+        s->oom = true;
+        return false;
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        if ((t->slots[i].tag & GEN_MASK) != t->gen)
+            continue;
+        size_t j = gt_home(t->slots[i].tag, ncap);
+        while ((ns[j].tag & GEN_MASK) == t->gen)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = t->slots[i];
+    }
+    rr_free(&s->a, t->slots);
+    t->slots = ns;
+    t->cap = ncap;
+    return true;
+}
+
+/* Find or add `key`; *fresh tells which. NULL only on out-of-memory. */
+static inline gslot *gt_put(rr_grounding_scratch *s, gtable *t, uint64_t key, bool *fresh) {
+    if ((t->n + 1) * 2 > t->cap && !gt_rehash(s, t))
+        return NULL;
+    uint64_t tag = gt_tag(t, key);
+    size_t m = t->cap - 1;
+    for (size_t i = gt_home(tag, t->cap);; i = (i + 1) & m) {
+        gslot *sl = &t->slots[i];
+        if (sl->tag == tag) {
+            *fresh = false;
+            return sl;
+        }
+        if ((sl->tag & GEN_MASK) != t->gen) {
+            sl->tag = tag;
+            sl->val = 0;
+            t->n++;
+            *fresh = true;
+            return sl;
+        }
+    }
+}
+
+static void gt_free(rr_grounding_scratch *s, gtable *t) {
+    rr_free(&s->a, t->slots);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Bytes, tokens, hashes
+ * ------------------------------------------------------------------------------------- */
+
+static inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+static inline bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+static inline bool is_alpha(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+static inline bool is_space(unsigned char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v' || c == 0;
+}
+
+/* Length of the UTF-8 sequence starting at p[i], clamped to the text. */
+static inline size_t seq_len(const unsigned char *p, size_t i, size_t n) {
+    unsigned char c = p[i];
+    size_t k = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    return i + k <= n ? k : n - i;
+}
+
+/* Non-ASCII characters that separate words rather than spell them: Latin-1 punctuation
+ * and spaces (U+0080..U+00BF), general punctuation (U+2000..U+206F: dashes, curly quotes,
+ * ellipsis) and CJK punctuation (U+3000..U+303F). */
+static inline bool is_wide_sep(const unsigned char *p, size_t i, size_t n) {
+    unsigned char c = p[i];
+    if (c == 0xC2)
+        return true;
+    if (i + 1 >= n)
+        return false;
+    return (c == 0xE2 && (p[i + 1] == 0x80 || p[i + 1] == 0x81)) || (c == 0xE3 && p[i + 1] == 0x80);
+}
+
+static inline bool is_word_byte(const unsigned char *p, size_t i, size_t n);
+
+/* True when the ',' at p[i] separates thousands: exactly three digits follow it. */
+static inline bool thousands_sep(const unsigned char *p, size_t i, size_t end) {
+    return p[i] == ',' && i + 3 < end && is_digit(p[i + 1]) && is_digit(p[i + 2]) &&
+           is_digit(p[i + 3]) && (i + 4 == end || !is_digit(p[i + 4]));
+}
+
+static inline uint64_t mix(uint64_t a, uint64_t b) {
+    uint64_t x = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull + (a << 6));
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+static inline uint64_t bigram_key(uint64_t a, uint64_t b) { return mix(a, b); }
+
+typedef struct tok {
+    size_t start, end;
+    uint64_t term;  /* hash of the ASCII-lower-cased token (thousands separators dropped) */
+    uint64_t caps;  /* bit k set: byte k (of the first 64) was upper case */
+    uint32_t f;     /* T_* flags, stored once: byte-wise stores read back as one word
+                       stall store forwarding in the hot loop */
+} tok;
+
+enum {
+    T_NUM = 1,      /* starts with a digit */
+    T_CONTENT = 2,  /* a content term */
+    T_UPPER = 4,    /* starts with A-Z */
+    T_ALLCAPS = 8,  /* >= 2 bytes, all A-Z/0-9, at least one letter */
+    T_MIXED = 16,   /* letters and digits (identifier such as B2B, XJ220) */
+    T_STOP = 32     /* a stop word */
+};
+
+/* Case-sensitive key of a token, derived from its lower-case hash and where its capitals
+ * are, so the bytes are not hashed twice. */
+static inline uint64_t ent_key(const tok *t) {
+    return mix(t->term ^ SEED_ENT, t->caps + (t->end - t->start));
+}
+
+/* Buckets of four: a word is in its home bucket (or, if that overflowed when the table was
+ * built, the next one), so four compares answer without a data-dependent branch; whether a
+ * word is a stop word is a coin toss the branch predictor would lose. */
+static inline bool stop_has(const rr_grounding *g, uint64_t h) {
+    const uint64_t *b = g->stop[h & (STOP_BUCKETS - 1)];
+    bool hit = (b[0] == h) | (b[1] == h) | (b[2] == h) | (b[3] == h);
+    if (g->stop_spill) {
+        b = g->stop[(h + 1) & (STOP_BUCKETS - 1)];
+        hit |= (b[0] == h) | (b[1] == h) | (b[2] == h) | (b[3] == h);
+    }
+    return hit;
+}
+
+/* One multiply per 8 bytes of a token; the token's final key goes through mix(). */
+static inline uint64_t fold8(uint64_t h, uint64_t w) {
+    return (((h << 23) | (h >> 41)) ^ w) * 0x9E3779B97F4A7C15ull;
+}
+
+/* Byte classes. C_UPPER << 4 is the 0x20 that lower-cases an ASCII capital. Lead bytes
+ * that may start a separating character (is_wide_sep) are C_MAYSEP, not C_WORD. */
+enum { C_LOWER = 1, C_UPPER = 2, C_DIGIT = 4, C_HIGH = 8, C_WORD = 16, C_DOTCOMMA = 32,
+       C_MAYSEP = 64 };
+
+static const uint8_t byte_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 32, 0,
+    20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 0, 0, 0, 0, 0, 0,
+    0, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18,
+    18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 0, 0, 0, 0, 0,
+    0, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17,
+    17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 0, 0, 0, 0, 0,
+    24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+    24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+    24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+    24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+    24, 24, 72, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+    24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+    24, 24, 72, 72, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+    24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+};
+
+static inline bool is_word_byte(const unsigned char *p, size_t i, size_t n) {
+    unsigned k = byte_class[p[i]];
+    return (k & C_WORD) || ((k & C_MAYSEP) && !is_wide_sep(p, i, n));
+}
+
+/* The hash of a token is defined on its normalised bytes (ASCII lower-cased, thousands
+ * commas dropped) packed little-endian into 64-bit words, zero-padded, folded in order;
+ * `caps` folds words marking its capitals with 0x80. The fast path computes both from
+ * whole-word loads; the byte path (non-ASCII-free numbers with separators, a token near
+ * the end of the buffer, big-endian hosts) packs the same words byte by byte. */
+typedef struct lexacc {
+    uint64_t w, u, h, caps;
+    unsigned sh;
+    size_t n; /* normalised bytes */
+} lexacc;
+
+static inline void acc_put(lexacc *a, unsigned c, bool upper) {
+    a->w |= (uint64_t)c << a->sh;
+    a->u |= (uint64_t)(upper ? 0x80 : 0) << a->sh;
+    a->sh += 8;
+    a->n++;
+    if (a->sh == 64) {
+        a->h = fold8(a->h, a->w);
+        a->caps = fold8(a->caps, a->u);
+        a->w = a->u = 0;
+        a->sh = 0;
+    }
+}
+
+static inline void acc_end(lexacc *a) {
+    if (a->sh) {
+        a->h = fold8(a->h, a->w);
+        a->caps = fold8(a->caps, a->u);
+    }
+}
+
+/* Bytes with 0x80 where x has 'A'..'Z' (exact for every byte value). */
+static inline uint64_t swar_upper(uint64_t x) {
+    const uint64_t m7 = 0x7f7f7f7f7f7f7f7full;
+    uint64_t a = (x & m7) + 0x3f3f3f3f3f3f3f3full, b = (x & m7) + 0x2525252525252525ull;
+    return a & ~b & ~x & 0x8080808080808080ull;
+}
+
+static void lex_words(const unsigned char *p, size_t i, size_t end, size_t avail, lexacc *a,
+                      bool upper) {
+    for (; i + 8 <= end; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        uint64_t u = upper ? swar_upper(x) : 0;
+        a->h = fold8(a->h, x | (u >> 2));
+        a->caps = upper ? fold8(a->caps, u) : 0;
+        a->n += 8;
+    }
+    size_t r = end - i;
+    a->n += end - i;
+    if (!r)
+        return;
+    if (i + 8 <= avail) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        x &= ~0ull >> (64 - 8 * r);
+        uint64_t u = upper ? swar_upper(x) : 0;
+        a->h = fold8(a->h, x | (u >> 2));
+        a->caps = upper ? fold8(a->caps, u) : 0;
+        return;
+    }
+    a->n -= r;
+    for (; i < end; i++)
+        acc_put(a, p[i] | (is_upper(p[i]) ? 0x20 : 0), is_upper(p[i]));
+    acc_end(a);
+}
+
+/* The byte path: also the only one that sees '.' or ',' inside a number. */
+static size_t lex_slow(const unsigned char *p, size_t i, size_t end, lexacc *a,
+                       unsigned *seen) {
+    const bool num = is_digit(p[i]);
+    for (; i < end; i++) {
+        unsigned c = p[i], k = byte_class[c];
+        if (!(k & C_WORD)) {
+            if (k & C_MAYSEP) {
+                if (is_wide_sep(p, i, end))
+                    break;
+                k = C_HIGH;
+            } else if (!(k & C_DOTCOMMA) || !is_digit(p[i - 1]) || i + 1 >= end ||
+                       !is_digit(p[i + 1])) {
+                break;
+            } else if (num && thousands_sep(p, i, end)) {
+                continue;
+            }
+        }
+        *seen |= k;
+        acc_put(a, c | ((k & C_UPPER) << 4), k & C_UPPER);
+    }
+    acc_end(a);
+    return i;
+}
+
+/* Read the token that starts at p[i] (a word byte) into t: its end, class and hashes.
+ * Digits joined by '.' or ',' stay one number ("3.5", "1,000"); a thousands ',' is dropped
+ * so "1,000" and "1000" match while "3.5" and "35" stay apart. `avail` is where the buffer
+ * ends: whole-word loads may read up to it, past the token's `end`. */
+static void lex(const rr_grounding *g, const unsigned char *p, size_t i, size_t end,
+                size_t avail, tok *t) {
+    const size_t start = i;
+    const bool num = is_digit(p[i]);
+    unsigned seen = 0;
+    lexacc a = {0, 0, SEED_TERM, 0, 0, 0};
+    bool slow = false;
+    for (; i < end; i++) {
+        unsigned k = byte_class[p[i]];
+        if (k & C_WORD) {
+            seen |= k;
+            continue;
+        }
+        slow = ((k & C_MAYSEP) && !is_wide_sep(p, i, end)) ||
+               ((k & C_DOTCOMMA) && is_digit(p[i - 1]) && i + 1 < end && is_digit(p[i + 1]));
+        break;
+    }
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    slow = true;
+#endif
+    if (slow) {
+        seen = 0;
+        i = lex_slow(p, start, end, &a, &seen);
+    } else if (i - start < 3 && !(seen & (C_UPPER | C_DIGIT))) {
+        /* "of", "a": neither a term nor an entity; not worth hashing. */
+        t->start = start;
+        t->end = i;
+        t->term = t->caps = 0;
+        t->f = 0;
+        return;
+    } else {
+        lex_words(p, start, i, avail, &a, (seen & C_UPPER) != 0);
+    }
+    uint64_t caps = a.caps;
+    size_t n = a.n;
+    bool letters = seen & (C_LOWER | C_UPPER | C_HIGH);
+    bool allcaps = !(seen & (C_LOWER | C_HIGH)) && letters && n >= 2;
+    uint64_t term = mix(a.h, n);
+    /* Non-short-circuit operators: these outcomes are coin tosses per word, branches on
+     * them would cost more than the work. */
+    bool stop = !num & (n >= 2) & (n <= g->max_stop) & stop_has(g, term);
+    bool content = num | ((n >= 3) & !stop);
+    t->start = start;
+    t->end = i;
+    t->term = term;
+    t->caps = caps;
+    t->f = (num ? T_NUM : 0) | (is_upper(p[start]) ? T_UPPER : 0) | (allcaps ? T_ALLCAPS : 0) |
+           (!num && letters && (seen & C_DIGIT) ? T_MIXED : 0) | (stop ? T_STOP : 0) |
+           (content ? T_CONTENT : 0);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Compiled configuration
+ * ------------------------------------------------------------------------------------- */
+
+static void *pcre_malloc(PCRE2_SIZE n, void *ud) { return rr_malloc((const rr_alloc *)ud, n); }
+static void pcre_free(void *p, void *ud) { rr_free((const rr_alloc *)ud, p); }
+
+/* Stop words are hashed by the tokeniser itself, so both sides agree byte for byte. */
+static bool stop_build(rr_grounding *g) {
+    memset(g->stop, 0, sizeof g->stop);
+    g->max_stop = 0; /* no stop-word lookup while the list itself is being hashed */
+    g->stop_spill = false;
+    size_t longest = 0;
+    for (size_t k = 0; k < RR_ARRAY_LEN(stop_words); k++) {
+        /* Capitalised, so that the two-letter words get hashed too. */
+        unsigned char w[16];
+        size_t n = strlen(stop_words[k]);
+        memcpy(w, stop_words[k], n);
+        w[0] = (unsigned char)(w[0] & ~0x20);
+        tok t;
+        lex(g, w, 0, n, n, &t);
+        longest = n > longest ? n : longest;
+        bool placed = false;
+        for (size_t d = 0; d < 2 && !placed; d++) {
+            uint64_t *b = g->stop[(t.term + d) & (STOP_BUCKETS - 1)];
+            size_t j = 0;
+            while (j < 4 && b[j] != 0 && b[j] != t.term)
+                j++;
+            if (j < 4) {
+                b[j] = t.term;
+                g->stop_spill |= d > 0;
+                placed = true;
+            }
+        }
+        if (!placed)
+            return false;
+    }
+    g->max_stop = longest;
+    return true;
+}
+
+static bool bad_thr(double x) { return !(x >= 0.0 && x <= 1.0); }
+
+static int compile_pattern(rr_grounding *g, rr_error *err) {
+    g->gctx = pcre2_general_context_create(pcre_malloc, pcre_free, &g->a);
+    if (!g->gctx)
+        return rr_err(err, RR_ENOMEM, "grounding: out of memory");
+    pcre2_compile_context *cc = pcre2_compile_context_create(g->gctx);
+    if (!cc)
+        return rr_err(err, RR_ENOMEM, "grounding: out of memory");
+    int ec = 0;
+    PCRE2_SIZE off = 0;
+    g->re = pcre2_compile((PCRE2_SPTR)g->pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &off,
+                          cc);
+    pcre2_compile_context_free(cc);
+    if (!g->re) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(ec, msg, sizeof msg);
+        return rr_err(err, RR_EREGEX, "grounding: citation_pattern at offset %zu: %s",
+                      (size_t)off, (const char *)msg);
+    }
+    (void)pcre2_jit_compile(g->re, PCRE2_JIT_COMPLETE); /* the interpreter is the fallback */
+    uint32_t groups = 0;
+    pcre2_pattern_info(g->re, PCRE2_INFO_CAPTURECOUNT, &groups);
+    g->group = groups >= 1 ? 1 : 0;
+    g->mctx = pcre2_match_context_create(g->gctx);
+    if (!g->mctx)
+        return rr_err(err, RR_ENOMEM, "grounding: out of memory");
+    pcre2_set_match_limit(g->mctx, g->cfg.regex_match_limit ? g->cfg.regex_match_limit : 100000);
+    pcre2_set_depth_limit(g->mctx, g->cfg.regex_depth_limit ? g->cfg.regex_depth_limit : 10000);
+    return RR_OK;
+}
+
+int rr_grounding_new(rr_grounding **out, const rr_grounding_config *cfg, const rr_alloc *a,
+                     rr_error *err) {
+    static const rr_grounding_config defaults = RR_GROUNDING_CONFIG_INIT;
+    if (!out || !a)
+        return rr_err(err, RR_EINVAL, "grounding: NULL %s", out ? "allocator" : "out");
+    if (!cfg)
+        cfg = &defaults;
+    if (bad_thr(cfg->support_min) || bad_thr(cfg->claim_support_min) || bad_thr(cfg->coverage_min))
+        return rr_err(err, RR_EINVAL, "grounding: thresholds must be within [0, 1]");
+    rr_grounding *g = rr_calloc(a, 1, sizeof *g);
+    if (!g)
+        return rr_err(err, RR_ENOMEM, "grounding: out of memory");
+    g->a = *a;
+    g->cfg = *cfg;
+    g->name = rr_strdup(a, cfg->name ? cfg->name : "grounding");
+    g->version = rr_strdup(a, cfg->version ? cfg->version : "1");
+    bool has_pat = cfg->citation_pattern && *cfg->citation_pattern;
+    g->pattern = has_pat ? rr_strdup(a, cfg->citation_pattern) : NULL;
+    if (!g->name || !g->version || (has_pat && !g->pattern)) {
+        rr_grounding_free(g);
+        return rr_err(err, RR_ENOMEM, "grounding: out of memory");
+    }
+    g->cfg.name = g->name;
+    g->cfg.version = g->version;
+    g->cfg.citation_pattern = g->pattern;
+    if (!stop_build(g)) { /* the fixed list outgrew the fixed table: a build bug */
+        rr_grounding_free(g);
+        return rr_err(err, RR_ESTATE, "grounding: stop-word table overflow");
+    }
+    if (has_pat) {
+        int rc = compile_pattern(g, err);
+        if (rc != RR_OK) {
+            rr_grounding_free(g);
+            return rc;
+        }
+    }
+    *out = g;
+    return RR_OK;
+}
+
+void rr_grounding_free(rr_grounding *g) {
+    if (!g)
+        return;
+    pcre2_match_context_free(g->mctx);
+    pcre2_code_free(g->re);
+    pcre2_general_context_free(g->gctx);
+    rr_free(&g->a, g->name);
+    rr_free(&g->a, g->version);
+    rr_free(&g->a, g->pattern);
+    rr_alloc a = g->a;
+    rr_free(&a, g);
+}
+
+const char *rr_grounding_name(const rr_grounding *g) { return g ? g->name : ""; }
+const char *rr_grounding_version(const rr_grounding *g) { return g ? g->version : ""; }
+
+int rr_grounding_scratch_new(rr_grounding_scratch **out, const rr_alloc *a) {
+    if (!out || !a)
+        return RR_EINVAL;
+    rr_grounding_scratch *s = rr_calloc(a, 1, sizeof *s);
+    if (!s)
+        return RR_ENOMEM;
+    s->a = *a;
+    s->gctx = pcre2_general_context_create(pcre_malloc, pcre_free, &s->a);
+    s->md = s->gctx ? pcre2_match_data_create(2, s->gctx) : NULL;
+    if (!s->md) {
+        rr_grounding_scratch_free(s);
+        return RR_ENOMEM;
+    }
+    *out = s;
+    return RR_OK;
+}
+
+void rr_grounding_scratch_free(rr_grounding_scratch *s) {
+    if (!s)
+        return;
+    pcre2_match_data_free(s->md);
+    pcre2_general_context_free(s->gctx);
+    gt_free(s, &s->ev);
+    gt_free(s, &s->ids);
+    gt_free(s, &s->seen);
+    void *bufs[] = {s->bits, s->tk,      s->ek,    s->cites, s->items,
+                    s->ci,   s->cnt,     s->touched, s->cmask, s->claims};
+    for (size_t i = 0; i < RR_ARRAY_LEN(bufs); i++)
+        rr_free(&s->a, bufs[i]);
+    rr_alloc a = s->a;
+    rr_free(&a, s);
+}
+
+const rr_grounding_result *rr_grounding_result_of(const rr_grounding_scratch *s) {
+    return s ? &s->res : NULL;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Evidence index: every content term, bigram of consecutive content terms, and
+ * case-sensitive capitalised word or identifier -> the set of passages holding it.
+ * ------------------------------------------------------------------------------------- */
+
+/* With up to 64 passages the bitset lives in the slot itself; beyond, the slot holds the
+ * offset of its words in s->bits. */
+static inline void ev_mark(rr_grounding_scratch *s, uint64_t key, size_t e) {
+    bool fresh;
+    gslot *sl = gt_put(s, &s->ev, key, &fresh);
+    if (!sl)
+        return;
+    if (s->words == 1) {
+        sl->val |= 1ull << e;
+        return;
+    }
+    if (fresh) {
+        if (!grow(s, (void **)&s->bits, &s->capbits, s->nbits + s->words, sizeof *s->bits))
+            return;
+        sl->val = s->nbits;
+        memset(s->bits + s->nbits, 0, s->words * sizeof *s->bits);
+        s->nbits += s->words;
+    }
+    s->bits[sl->val + e / 64] |= 1ull << (e % 64);
+}
+
+/* The common case (<= 64 passages): the bitset is the slot's value, and the caller has
+ * reserved room, so this is one probe loop with no growth check. */
+static inline void ev_mark1(gtable *t, uint64_t key, uint64_t bit) {
+    uint64_t tag = gt_tag(t, key);
+    size_t m = t->cap - 1;
+    for (size_t i = gt_home(tag, t->cap);; i = (i + 1) & m) {
+        gslot *sl = &t->slots[i];
+        bool same = sl->tag == tag, empty = (sl->tag & GEN_MASK) != t->gen;
+        if (same | empty) {
+            sl->val = (same ? sl->val : 0) | bit;
+            sl->tag = tag;
+            t->n += empty;
+            return;
+        }
+    }
+}
+
+/* Two passes: tokenise into key arrays (appending without branching on what each token
+ * is), then insert. */
+static void ev_index_one(const rr_grounding *g, rr_grounding_scratch *s, const char *text,
+                         size_t len, size_t e) {
+    const unsigned char *p = (const unsigned char *)text;
+    size_t need = len / 2 + 2; /* tokens are >= 1 byte and separated by >= 1 byte */
+    if (!grow(s, (void **)&s->tk, &s->captk, need, sizeof *s->tk) ||
+        !grow(s, (void **)&s->ek, &s->capek, need, sizeof *s->ek))
+        return;
+    size_t nt = 0, ne = 0;
+    for (size_t i = 0; i < len;) {
+        if (!is_word_byte(p, i, len)) {
+            i += seq_len(p, i, len);
+            continue;
+        }
+        tok t;
+        lex(g, p, i, len, len, &t);
+        i = t.end;
+        s->tk[nt] = t.term;
+        nt += (t.f & T_CONTENT) != 0;
+        s->ek[ne] = ent_key(&t);
+        ne += (t.f & (T_UPPER | T_MIXED)) != 0;
+    }
+    size_t adds = 2 * nt + ne;
+    while ((s->ev.n + adds + 1) * 2 > s->ev.cap)
+        if (!gt_rehash(s, &s->ev))
+            return;
+    if (s->words == 1) {
+        uint64_t bit = 1ull << e;
+        for (size_t k = 0; k < nt; k++) {
+            ev_mark1(&s->ev, s->tk[k], bit);
+            if (k)
+                ev_mark1(&s->ev, bigram_key(s->tk[k - 1], s->tk[k]), bit);
+        }
+        for (size_t k = 0; k < ne; k++)
+            ev_mark1(&s->ev, s->ek[k], bit);
+        return;
+    }
+    for (size_t k = 0; k < nt && !s->oom; k++) {
+        ev_mark(s, s->tk[k], e);
+        if (k)
+            ev_mark(s, bigram_key(s->tk[k - 1], s->tk[k]), e);
+    }
+    for (size_t k = 0; k < ne && !s->oom; k++)
+        ev_mark(s, s->ek[k], e);
+}
+
+static int ev_index(const rr_grounding *g, rr_grounding_scratch *s, const rr_evidence_ref *ev,
+                    size_t nev) {
+    gt_clear(&s->ev);
+    gt_clear(&s->ids);
+    s->nbits = 0;
+    s->words = (nev + 63) / 64;
+    for (size_t e = 0; e < nev && !s->oom; e++) {
+        ev_index_one(g, s, ev[e].text, ev[e].len, e);
+        if (!ev[e].id)
+            continue;
+        bool fresh;
+        uint64_t k = XXH3_64bits_withSeed(ev[e].id, strlen(ev[e].id), SEED_ID);
+        /* Equal hashes of different ids are told apart when resolving (id_lookup). */
+        gslot *sl;
+        while ((sl = gt_put(s, &s->ids, k, &fresh)) && !fresh &&
+               strcmp(ev[sl->val].id, ev[e].id) != 0)
+            k = k * 31 + 1;
+        if (sl && fresh)
+            sl->val = (uint32_t)e;
+    }
+    return s->oom ? RR_ENOMEM : RR_OK;
+}
+
+static int64_t id_lookup(const rr_grounding_scratch *s, const rr_evidence_ref *ev,
+                         const char *id, size_t n) {
+    uint64_t k = XXH3_64bits_withSeed(id, n, SEED_ID);
+    for (;;) {
+        const gslot *sl = gt_find(&s->ids, k);
+        if (!sl)
+            return -1;
+        const char *cand = ev[sl->val].id;
+        if (strlen(cand) == n && memcmp(cand, id, n) == 0)
+            return sl->val;
+        k = k * 31 + 1;
+    }
+}
+
+/* An id names a passage by its id, or failing that a number names it by 1-based position. */
+static int64_t resolve(const rr_grounding_scratch *s, const rr_evidence_ref *ev, size_t nev,
+                       const char *id, size_t n) {
+    int64_t e = id_lookup(s, ev, id, n);
+    if (e >= 0 || n == 0 || n > 9)
+        return e;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit((unsigned char)id[i]))
+            return -1;
+        v = v * 10 + (uint64_t)(id[i] - '0');
+    }
+    return v >= 1 && v <= nev ? (int64_t)v - 1 : -1;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Citations
+ * ------------------------------------------------------------------------------------- */
+
+static bool add_item(rr_grounding_scratch *s, size_t a, size_t b) {
+    if (!grow(s, (void **)&s->items, &s->capitems, s->nitems + 1, sizeof *s->items))
+        return false;
+    s->items[s->nitems++] = (cite_item){a, b, -1};
+    return true;
+}
+
+static void trim(const unsigned char *p, size_t *a, size_t *b) {
+    while (*a < *b && (p[*a] == ' ' || p[*a] == '\t'))
+        (*a)++;
+    while (*b > *a && (p[*b - 1] == ' ' || p[*b - 1] == '\t'))
+        (*b)--;
+}
+
+/* One item of a bracket: digits, or "doc:" and an id. Returns false if it is neither. */
+static bool parse_item(rr_grounding_scratch *s, const unsigned char *p, size_t a, size_t b,
+                       bool whole) {
+    trim(p, &a, &b);
+    if (a == b)
+        return false;
+    if (b - a > 4 && memcmp(p + a, "doc:", 4) == 0) {
+        a += 4;
+        trim(p, &a, &b);
+        for (size_t i = a; i < b; i++)
+            if (p[i] == '[' || p[i] == '\n' || (!whole && p[i] == ','))
+                return false;
+        return a < b && add_item(s, a, b);
+    }
+    for (size_t i = a; i < b; i++)
+        if (!is_digit(p[i]))
+            return false;
+    return b - a <= 9 && add_item(s, a, b);
+}
+
+/* "[1]", "[2, 3]", "[doc:abc]", "[doc:a, doc:b]". Returns the end of the marker, or 0. */
+static size_t parse_bracket(rr_grounding_scratch *s, const unsigned char *p, size_t i,
+                            size_t len) {
+    size_t close = i + 1;
+    while (close < len && close - i < MAX_CITE_BYTES && p[close] != ']' && p[close] != '[' &&
+           p[close] != '\n')
+        close++;
+    if (close >= len || p[close] != ']')
+        return 0;
+    size_t mark = s->nitems;
+    bool whole = close - i > 5 && memcmp(p + i + 1, "doc:", 4) == 0 &&
+                 !memchr(p + i + 1, ',', close - i - 1);
+    size_t a = i + 1;
+    for (size_t k = i + 1; k <= close; k++) {
+        if (k < close && (whole || p[k] != ','))
+            continue;
+        if (s->nitems - mark >= MAX_CITE_ITEMS || !parse_item(s, p, a, k, whole)) {
+            s->nitems = mark;
+            return 0;
+        }
+        a = k + 1;
+    }
+    if (!grow(s, (void **)&s->cites, &s->capcites, s->ncites + 1, sizeof *s->cites))
+        return 0;
+    s->cites[s->ncites++] = (cite){i, close + 1, (uint32_t)mark, (uint32_t)(s->nitems - mark), 0};
+    return close + 1;
+}
+
+static void scan_brackets(rr_grounding_scratch *s, const unsigned char *p, size_t len) {
+    for (size_t i = 0; i < len && !s->oom;) {
+        const unsigned char *q = memchr(p + i, '[', len - i);
+        if (!q)
+            break;
+        i = (size_t)(q - p);
+        size_t end = parse_bracket(s, p, i, len);
+        i = end ? end : i + 1;
+    }
+}
+
+static int scan_pattern(const rr_grounding *g, rr_grounding_scratch *s, const unsigned char *p,
+                        size_t len) {
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+    for (size_t at = 0; at <= len && !s->oom;) {
+        int rc = pcre2_match(g->re, p, len, at, PCRE2_NO_UTF_CHECK, s->md, g->mctx);
+        if (rc == PCRE2_ERROR_NOMATCH)
+            break;
+        if (rc < 0 && rc != 0)
+            return rc == PCRE2_ERROR_NOMEMORY ? RR_ENOMEM : RR_ELIMIT;
+        size_t m0 = ov[0], m1 = ov[1];
+        size_t a = m0, b = m1;
+        if (g->group && (rc == 0 || rc > 1) && ov[2] != PCRE2_UNSET) {
+            a = ov[2];
+            b = ov[3];
+        }
+        if (m1 > m0 && add_item(s, a, b) &&
+            grow(s, (void **)&s->cites, &s->capcites, s->ncites + 1, sizeof *s->cites))
+            s->cites[s->ncites++] =
+                (cite){m0, m1, (uint32_t)(s->nitems - 1), 1, 1};
+        at = m1 > m0 ? m1 : m1 + (m1 < len ? seq_len(p, m1, len) : 1);
+    }
+    return s->oom ? RR_ENOMEM : RR_OK;
+}
+
+static int cite_cmp(const void *x, const void *y) {
+    const cite *a = x, *b = y;
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    if (a->from_pattern != b->from_pattern)
+        return a->from_pattern < b->from_pattern ? -1 : 1;
+    return a->end < b->end ? -1 : a->end > b->end;
+}
+
+/* Markers sorted by position; one that overlaps an earlier marker is dropped. */
+static int find_citations(const rr_grounding *g, rr_grounding_scratch *s, const char *answer,
+                          size_t len, const rr_evidence_ref *ev, size_t nev) {
+    const unsigned char *p = (const unsigned char *)answer;
+    s->ncites = s->nitems = 0;
+    scan_brackets(s, p, len);
+    size_t nb = s->ncites;
+    if (g->re) {
+        int rc = scan_pattern(g, s, p, len);
+        if (rc != RR_OK)
+            return rc;
+    }
+    if (s->ncites > nb)
+        qsort(s->cites, s->ncites, sizeof *s->cites, cite_cmp);
+    size_t w = 0;
+    for (size_t r = 0; r < s->ncites; r++)
+        if (w == 0 || s->cites[r].start >= s->cites[w - 1].end)
+            s->cites[w++] = s->cites[r];
+    s->ncites = w;
+    for (size_t i = 0; i < s->nitems; i++)
+        s->items[i].ev = resolve(s, ev, nev, answer + s->items[i].start,
+                                 s->items[i].end - s->items[i].start);
+    return s->oom ? RR_ENOMEM : RR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Sentences
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct seg {
+    size_t start, end, next;
+    size_t c0; /* first citation at or after start */
+    bool question;
+} seg;
+
+/* Is the '.' at `dot` part of an abbreviation or an initial ("e.g.", "U.S.", "J.", "Dr.")? */
+static bool is_abbrev(const unsigned char *p, size_t dot, size_t start) {
+    size_t a = dot;
+    while (a > start && is_alpha(p[a - 1]))
+        a--;
+    size_t n = dot - a;
+    if (n == 0 || (a > start && (p[a - 1] >= 0x80 || is_digit(p[a - 1]))))
+        return false;
+    if (n == 1)
+        return true;
+    if (n > 6)
+        return false;
+    char w[8];
+    for (size_t i = 0; i < n; i++)
+        w[i] = (char)(p[a + i] | 0x20);
+    for (size_t k = 0; k < RR_ARRAY_LEN(abbrevs); k++)
+        if (strlen(abbrevs[k]) == n && memcmp(abbrevs[k], w, n) == 0)
+            return true;
+    return false;
+}
+
+/* Skip closing quotes and parentheses after a terminator. */
+static size_t skip_closers(const unsigned char *p, size_t j, size_t len) {
+    for (;;) {
+        if (j < len && (p[j] == '"' || p[j] == '\'' || p[j] == ')'))
+            j++;
+        else if (j + 2 < len && p[j] == 0xE2 && p[j + 1] == 0x80 &&
+                 (p[j + 2] == 0x9D || p[j + 2] == 0x99))
+            j += 3;
+        else if (j + 1 < len && p[j] == 0xC2 && p[j + 1] == 0xBB)
+            j += 2;
+        else
+            return j;
+    }
+}
+
+static const cite *cite_at(const rr_grounding_scratch *s, size_t *ci, size_t i) {
+    while (*ci < s->ncites && s->cites[*ci].end <= i)
+        (*ci)++;
+    return *ci < s->ncites && s->cites[*ci].start == i ? &s->cites[*ci] : NULL;
+}
+
+/* Citations right after a terminator ("... 1844. [1][2]") belong to that sentence. */
+static size_t attach_citations(const rr_grounding_scratch *s, const unsigned char *p,
+                               size_t len, size_t j, size_t ci) {
+    size_t end = j;
+    for (;;) {
+        size_t k = end;
+        while (k < len && (p[k] == ' ' || p[k] == '\t'))
+            k++;
+        const cite *c = cite_at(s, &ci, k);
+        if (!c)
+            return end;
+        end = c->end;
+    }
+}
+
+/* Does the terminator run p[i..j) end a sentence? */
+static bool ends_sentence(const rr_grounding_scratch *s, const unsigned char *p, size_t len,
+                          size_t i, size_t j, size_t start, size_t ci) {
+    size_t k = skip_closers(p, j, len);
+    if (k < len && !is_space(p[k]) && p[k] != '\n' && !cite_at(s, &ci, k))
+        return false; /* "3.5", "a.b", "?!x" */
+    bool dots = true;
+    for (size_t q = i; q < j; q++)
+        dots &= p[q] == '.';
+    if (!dots)
+        return true;
+    if (j == i + 1 && is_abbrev(p, i, start))
+        return false;
+    while (k < len && (p[k] == ' ' || p[k] == '\t'))
+        k++;
+    /* A lower-case word after the dot continues the sentence: unknown abbreviations. */
+    return !(k < len && p[k] >= 'a' && p[k] <= 'z');
+}
+
+/* '\n', '!', '.', '?': the bytes that can end a sentence, as a mask over 0..63. */
+#define SEG_BYTES ((1ull << '\n') | (1ull << '!') | (1ull << '.') | (1ull << '?'))
+
+static inline size_t cite_start(const rr_grounding_scratch *s, size_t c) {
+    return c < s->ncites ? s->cites[c].start : SIZE_MAX;
+}
+
+static void next_seg(const rr_grounding_scratch *s, const unsigned char *p, size_t len,
+                     size_t pos, size_t *ci, seg *out) {
+    while (pos < len && (is_space(p[pos]) || p[pos] == '\n'))
+        pos++;
+    cite_at(s, ci, pos);
+    *out = (seg){pos, len, len, *ci, false};
+    size_t c = *ci, nc = cite_start(s, c);
+    for (size_t i = pos; i < len;) {
+        if (i >= nc) { /* inside or at a citation: its bytes end nothing */
+            i = i > s->cites[c].end ? i : s->cites[c].end;
+            nc = cite_start(s, ++c);
+            continue;
+        }
+        size_t lim = nc < len ? nc : len;
+        while (i < lim && !(p[i] < 64 && (SEG_BYTES >> p[i] & 1)))
+            i++;
+        if (i == lim)
+            continue;
+        if (p[i] == '\n') {
+            out->end = i;
+            out->next = i + 1;
+            return;
+        }
+        size_t j = i;
+        while (j < len && (p[j] == '.' || p[j] == '!' || p[j] == '?'))
+            j++;
+        if (ends_sentence(s, p, len, i, j, pos, c)) {
+            out->question = memchr(p + i, '?', j - i) != NULL;
+            out->end = attach_citations(s, p, len, skip_closers(p, j, len), c);
+            out->next = out->end;
+            return;
+        }
+        i = j;
+    }
+    out->question = out->end > pos && p[out->end - 1] == '?';
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Claims
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct run {
+    const rr_grounding *g;
+    rr_grounding_scratch *s;
+    const unsigned char *p;
+    size_t len;
+    const rr_evidence_ref *ev;
+    size_t nev;
+    struct rr_verdict *v;
+    int rc;
+    double sum;
+    bool any_below_claim_min;
+    uint64_t t0;
+} run;
+
+/* Formats straight into the verdict: one printf per finding, none once the verdict is full. */
+#define FINDING(r, code, a, b, ...)                                                          \
+    do {                                                                                   \
+        if ((r)->v && (r)->rc == RR_OK) {                                                  \
+            int rc_ = rr_verdict_add((r)->v, (r)->g->name, code, "", NULL, 0, NULL, 0,      \
+                                     (int64_t)(a), (int64_t)(b), __VA_ARGS__);             \
+            if (rc_ != RR_OK)                                                              \
+                (r)->rc = rc_;                                                             \
+        }                                                                                  \
+    } while (0)
+
+/* Read the segment's citations into s->cmask; report ids naming no passage. */
+static bool seg_citations(run *r, const seg *sg) {
+    rr_grounding_scratch *s = r->s;
+    memset(s->cmask, 0, s->words * sizeof *s->cmask);
+    bool cited = false;
+    for (size_t c = sg->c0; c < s->ncites && s->cites[c].start < sg->end; c++) {
+        const cite *m = &s->cites[c];
+        for (uint32_t k = 0; k < m->nitems; k++) {
+            const cite_item *it = &s->items[m->item0 + k];
+            r->s->res.citations++;
+            if (it->ev >= 0) {
+                s->cmask[it->ev / 64] |= 1ull << (it->ev % 64);
+                cited = true;
+                continue;
+            }
+            s->res.unknown_citations++;
+            FINDING(r, "citation_unknown_id", it->start, it->end,
+                    "citation names no evidence passage given (%zu given)", r->nev);
+        }
+    }
+    return cited;
+}
+
+static void claim_add(run *r, uint64_t key, uint32_t kind, size_t a, size_t b) {
+    rr_grounding_scratch *s = r->s;
+    bool fresh;
+    gslot *sl = gt_put(s, &s->seen, key ^ ((uint64_t)kind << 48), &fresh);
+    if (!sl || !fresh)
+        return;
+    if (!grow(s, (void **)&s->ci, &s->capci, s->nci + 1, sizeof *s->ci))
+        return;
+    s->ci[s->nci++] = (claim_item){key, kind, a, b};
+}
+
+/* Collect the distinct terms, bigrams and facts of the segment, skipping citations. */
+static void seg_items(run *r, const seg *sg) {
+    rr_grounding_scratch *s = r->s;
+    const unsigned char *p = r->p;
+    s->nci = 0;
+    gt_clear(&s->seen);
+    uint64_t prev = 0;
+    bool have_prev = false, first = true;
+    size_t c = sg->c0, nc = cite_start(s, c);
+    for (size_t i = sg->start; i < sg->end && !s->oom;) {
+        if (i >= nc) {
+            i = i > s->cites[c].end ? i : s->cites[c].end;
+            nc = cite_start(s, ++c);
+            continue;
+        }
+        size_t lim = nc < sg->end ? nc : sg->end; /* no token runs into a citation */
+        if (!is_word_byte(p, i, lim)) {
+            i += seq_len(p, i, lim);
+            continue;
+        }
+        tok t;
+        lex(r->g, p, i, lim, r->len, &t);
+        i = t.end;
+        bool ent = !(t.f & T_NUM) && ((t.f & (T_MIXED | T_ALLCAPS)) ||
+                                      ((t.f & T_UPPER) && !first && !(t.f & T_STOP) &&
+                                                       t.end - t.start >= 2));
+        first = false;
+        if (ent)
+            claim_add(r, ent_key(&t), K_ENT, t.start, t.end);
+        if (!(t.f & T_CONTENT))
+            continue;
+        claim_add(r, t.term, (t.f & T_NUM) ? K_TERM | K_NUM : K_TERM, t.start, t.end);
+        if (have_prev)
+            claim_add(r, bigram_key(prev, t.term), K_BIGRAM, t.start, t.end);
+        prev = t.term;
+        have_prev = true;
+    }
+}
+
+typedef struct tally {
+    uint32_t nu, nb, nf, hu, hb, hf;
+} tally;
+
+static double support_of(const tally *t) {
+    double f = t->nf ? (double)t->hf / t->nf : 1.0;
+    if (!t->nu)
+        return f;
+    double u = (double)t->hu / t->nu;
+    double b = t->nb ? (double)t->hb / t->nb : u;
+    return f * (u + b) / 2.0;
+}
+
+static inline void tally_hit(tally *t, uint32_t kind) {
+    t->hu += (kind & K_TERM) != 0;
+    t->hb += (kind & K_BIGRAM) != 0;
+    t->hf += (kind & (K_NUM | K_ENT)) != 0;
+}
+
+static const uint64_t *ev_bits(const rr_grounding_scratch *s, uint64_t key) {
+    const gslot *sl = gt_find(&s->ev, key);
+    if (!sl)
+        return NULL;
+    return s->words == 1 ? &sl->val : s->bits + sl->val;
+}
+
+static void fact_missing(run *r, const claim_item *it, size_t nclaim) {
+    if (it->kind & K_NUM) {
+        r->s->res.unknown_numbers++;
+        FINDING(r, "number_not_in_evidence", it->start, it->end,
+                "claim %zu: number appears in no evidence passage", nclaim);
+    } else if (it->kind & K_ENT) {
+        r->s->res.unknown_entities++;
+        FINDING(r, "entity_not_in_evidence", it->start, it->end,
+                "claim %zu: name appears in no evidence passage", nclaim);
+    }
+}
+
+/* Uncited claim: count hits per passage, then keep the passage that supports it best
+ * (the lowest index on a tie, so the result does not depend on hash order). */
+static void score_best(run *r, tally base, rr_grounding_claim *cl, size_t ntouched) {
+    rr_grounding_scratch *s = r->s;
+    cl->support = support_of(&base);
+    cl->evidence = -1;
+    cl->facts_found = 0;
+    for (size_t k = 0; k < ntouched; k++) {
+        uint32_t e = s->touched[k];
+        uint32_t *c = &s->cnt[3 * (size_t)e];
+        tally t = base;
+        t.hu = c[0];
+        t.hb = c[1];
+        t.hf = c[2];
+        double sup = support_of(&t);
+        if (cl->evidence < 0 || sup > cl->support || (sup == cl->support && e < cl->evidence)) {
+            cl->support = sup;
+            cl->evidence = e;
+            cl->facts_found = t.hf;
+        }
+        c[0] = c[1] = c[2] = 0;
+    }
+}
+
+static void claim_score(run *r, bool cited, rr_grounding_claim *cl, size_t nclaim) {
+    rr_grounding_scratch *s = r->s;
+    tally t = {0};
+    size_t ntouched = 0;
+    for (size_t i = 0; i < s->nci; i++) {
+        const claim_item *it = &s->ci[i];
+        t.nu += (it->kind & K_TERM) != 0;
+        t.nb += (it->kind & K_BIGRAM) != 0;
+        t.nf += (it->kind & (K_NUM | K_ENT)) != 0;
+        const uint64_t *m = ev_bits(s, it->key);
+        if (!m) {
+            fact_missing(r, it, nclaim);
+            continue;
+        }
+        for (size_t w = 0; w < s->words; w++) {
+            if (cited) {
+                if (m[w] & s->cmask[w]) {
+                    tally_hit(&t, it->kind);
+                    break;
+                }
+                continue;
+            }
+            for (uint64_t bits = m[w]; bits; bits &= bits - 1) {
+                size_t e = w * 64 + (size_t)__builtin_ctzll(bits);
+                uint32_t *c = &s->cnt[3 * e];
+                if (!(c[0] | c[1] | c[2]))
+                    s->touched[ntouched++] = (uint32_t)e;
+                c[0] += (it->kind & K_TERM) != 0;
+                c[1] += (it->kind & K_BIGRAM) != 0;
+                c[2] += (it->kind & (K_NUM | K_ENT)) != 0;
+            }
+        }
+    }
+    cl->terms = t.nu;
+    cl->facts = t.nf;
+    if (!cited) {
+        score_best(r, t, cl, ntouched);
+        return;
+    }
+    cl->support = support_of(&t);
+    cl->facts_found = t.hf;
+    cl->evidence = -1;
+    for (size_t w = 0; w < s->words && cl->evidence < 0; w++)
+        if (s->cmask[w])
+            cl->evidence = (int64_t)(w * 64 + (size_t)__builtin_ctzll(s->cmask[w]));
+}
+
+static bool has_claim_content(const rr_grounding_scratch *s) {
+    for (size_t i = 0; i < s->nci; i++)
+        if (s->ci[i].kind & (K_TERM | K_ENT))
+            return true;
+    return false;
+}
+
+static void seg_claim(run *r, const seg *sg) {
+    rr_grounding_scratch *s = r->s;
+    const rr_grounding_config *cfg = &r->g->cfg;
+    bool cited = seg_citations(r, sg);
+    if (sg->question) {
+        s->res.questions++;
+        return;
+    }
+    seg_items(r, sg);
+    if (s->oom || !has_claim_content(s))
+        return;
+    if (!grow(s, (void **)&s->claims, &s->capclaims, s->res.nclaims + 1, sizeof *s->claims))
+        return;
+    size_t n = s->res.nclaims++;
+    rr_grounding_claim *cl = &s->claims[n];
+    *cl = (rr_grounding_claim){.start = sg->start, .end = sg->end, .cited = cited};
+    claim_score(r, cited, cl, n + 1);
+    r->sum += cl->support;
+    if (cited)
+        s->res.cited_claims++;
+    if (cfg->claim_support_min > 0 && cl->support < cfg->claim_support_min)
+        r->any_below_claim_min = true;
+    if (cl->support < cfg->support_min)
+        FINDING(r, "unsupported_claim", cl->start, cl->end,
+                "claim %zu: support %.2f below %.2f (%u terms, %u of %u facts found)", n + 1,
+                cl->support, cfg->support_min, cl->terms, cl->facts_found, cl->facts);
+    if (cfg->require_citations && !cited)
+        FINDING(r, "uncited_claim", cl->start, cl->end,
+                "claim %zu cites no evidence passage given", n + 1);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * The check
+ * ------------------------------------------------------------------------------------- */
+
+static int check_inputs(const char *answer, size_t len, const rr_evidence_ref *ev, size_t nev,
+                        rr_error *err) {
+    if (!answer && len)
+        return rr_err(err, RR_EINVAL, "grounding: answer is NULL with length %zu", len);
+    if (!ev && nev)
+        return rr_err(err, RR_EINVAL, "grounding: evidence is NULL with count %zu", nev);
+    size_t bad = len ? rr_utf8_check(answer, len) : 0;
+    if (bad < len)
+        return rr_err(err, RR_EUTF8, "grounding: answer: invalid UTF-8 at byte %zu", bad);
+    for (size_t e = 0; e < nev; e++) {
+        if (!ev[e].text && ev[e].len)
+            return rr_err(err, RR_EINVAL, "grounding: evidence[%zu] text is NULL", e);
+        bad = ev[e].len ? rr_utf8_check(ev[e].text, ev[e].len) : 0;
+        if (bad < ev[e].len)
+            return rr_err(err, RR_EUTF8, "grounding: evidence[%zu] (id \"%.64s\"): invalid UTF-8 "
+                          "at byte %zu", e, ev[e].id ? ev[e].id : "", bad);
+    }
+    if (nev > UINT32_MAX)
+        return rr_err(err, RR_ERANGE, "grounding: %zu evidence passages is too many", nev);
+    return RR_OK;
+}
+
+static bool reserve_per_evidence(rr_grounding_scratch *s, size_t nev) {
+    size_t words = (nev + 63) / 64;
+    size_t old = s->capev;
+    if (!grow(s, (void **)&s->touched, &s->capev, nev + 1, sizeof *s->touched))
+        return false;
+    size_t capcnt = old * 3;
+    if (!grow(s, (void **)&s->cnt, &capcnt, s->capev * 3, sizeof *s->cnt))
+        return false;
+    memset(s->cnt, 0, s->capev * 3 * sizeof *s->cnt);
+    return grow(s, (void **)&s->cmask, &s->capwords, words + 1, sizeof *s->cmask);
+}
+
+static void decide(run *r) {
+    rr_grounding_scratch *s = r->s;
+    const rr_grounding_config *cfg = &r->g->cfg;
+    rr_grounding_result *res = &s->res;
+    res->support = res->nclaims ? r->sum / (double)res->nclaims : 1.0;
+    res->coverage = res->nclaims ? (double)res->cited_claims / (double)res->nclaims : 1.0;
+    res->claims = s->claims;
+    bool fail = (res->nclaims && res->support < cfg->support_min) || r->any_below_claim_min ||
+                (cfg->require_citations && res->coverage < cfg->coverage_min) ||
+                (cfg->fail_on_unknown_citation && res->unknown_citations) ||
+                (cfg->fail_on_unknown_number && res->unknown_numbers) ||
+                (cfg->fail_on_unknown_entity && res->unknown_entities);
+    res->passed = !fail;
+    if (!r->v)
+        return;
+    rr_verdict_ran(r->v, r->g->name, r->g->version, "grounding", res->passed,
+                   rr_now_ns() - r->t0);
+    rr_verdict_set_score(r->v, "grounding_support", res->support);
+    rr_verdict_set_score(r->v, "citation_coverage", res->coverage);
+    if (fail)
+        rr_verdict_fail(r->v, RR_FAIL_GROUNDING);
+}
+
+int rr_grounding_check(const rr_grounding *g, rr_grounding_scratch *s, const char *answer,
+                       size_t len, const rr_evidence_ref *ev, size_t nev, struct rr_verdict *v,
+                       rr_error *err) {
+    if (!g || !s)
+        return rr_err(err, RR_EINVAL, "grounding: NULL %s", g ? "scratch" : "validator");
+    int rc = check_inputs(answer, len, ev, nev, err);
+    if (rc != RR_OK)
+        return rc;
+    s->oom = false;
+    memset(&s->res, 0, sizeof s->res);
+    run r = {g, s, (const unsigned char *)(answer ? answer : ""), len, ev, nev, v, RR_OK, 0, false,
+             v ? rr_now_ns() : 0};
+    if (!reserve_per_evidence(s, nev) || ev_index(g, s, ev, nev) != RR_OK)
+        return rr_err(err, RR_ENOMEM, "grounding: out of memory");
+    rc = find_citations(g, s, r.len ? answer : "", len, ev, nev);
+    if (rc == RR_ELIMIT)
+        return rr_err(err, rc, "grounding: citation_pattern hit a PCRE2 match or depth limit");
+    if (rc != RR_OK)
+        return rr_err(err, rc, "grounding: out of memory");
+    size_t ci = 0;
+    for (size_t pos = 0; pos < len && r.rc == RR_OK && !s->oom;) {
+        seg sg;
+        next_seg(s, r.p, len, pos, &ci, &sg);
+        if (sg.start < sg.end)
+            seg_claim(&r, &sg);
+        pos = sg.next > pos ? sg.next : pos + 1;
+    }
+    if (s->oom || r.rc == RR_ENOMEM)
+        return rr_err(err, RR_ENOMEM, "grounding: out of memory");
+    if (r.rc != RR_OK)
+        return rr_err(err, r.rc, "grounding: recording a finding failed");
+    decide(&r);
+    return RR_OK;
+}
