@@ -11,6 +11,7 @@ const char *const rr_clf_num_names[RR_CLF_NUM_FEATURES] = {
 
 static const unsigned char MAGIC[8] = {'R', 'R', 'C', 'L', 'F', 0, '\r', '\n'};
 #define HEADER_BYTES 24u
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 #define CHECKSUM_BYTES 8u
 
 int rr_clf_features_check(const rr_clf_features *f, rr_error *err) {
@@ -39,112 +40,145 @@ int rr_clf_features_check(const rr_clf_features *f, rr_error *err) {
 
 #define WORD_MAX 64
 
-typedef struct ext_state {
-    const rr_clf_features *f;
-    rr_clf_feature_fn fn;
-    void *ud;
-    uint64_t win, prev;
-    uint32_t wn, words;
-    bool have_prev;
-    size_t wl;
-    unsigned char w[WORD_MAX];
-} ext_state;
-
 static inline uint32_t bucket_of(uint64_t h, uint32_t buckets) {
     return (uint32_t)(((h >> 32) * (uint64_t)buckets) >> 32);
 }
 
+/* One 8-byte store where the byte order allows: the hash reads the key back as two 4-byte
+ * loads, and eight 1-byte stores would defeat store-to-load forwarding. */
 static inline void put64le(unsigned char *p, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
     for (int i = 0; i < 8; i++)
         p[i] = (unsigned char)(v >> (8 * i));
+#endif
 }
 
-static inline void push_char(ext_state *s, unsigned char c) {
-    s->win = (s->win << 8) | c;
-    s->wn++;
-    for (uint32_t n = s->f->char_min; n && n <= s->f->char_max && n <= s->wn; n++) {
-        unsigned char key[8];
-        uint64_t k = (s->win & ((UINT64_C(1) << (8 * n)) - 1)) | ((uint64_t)n << 56);
-        put64le(key, k);
-        uint64_t h = XXH3_64bits_withSeed(key, 8, s->f->hash_seed ^ UINT64_C(0x9e3779b97f4a7c15));
-        s->fn(s->ud, RR_CLF_G_CHAR, bucket_of(h, s->f->buckets), 1.0f);
-    }
+/* xxh3-64 of exactly 8 / 16 bytes with a seed. The public entry point dispatches on length
+ * at run time and costs more than the hash itself at these sizes, so with xxHash 0.8 call
+ * the fixed-length kernels it would pick; the result is the same (a test checks). */
+#if XXH_VERSION_MAJOR == 0 && XXH_VERSION_MINOR == 8
+static inline uint64_t xxh3_8(const unsigned char *p, uint64_t seed) {
+    return XXH3_len_4to8_64b(p, 8, XXH3_kSecret, seed);
+}
+static inline uint64_t xxh3_16(const unsigned char *p, uint64_t seed) {
+    return XXH3_len_9to16_64b(p, 16, XXH3_kSecret, seed);
+}
+#else
+static inline uint64_t xxh3_8(const unsigned char *p, uint64_t seed) {
+    return XXH3_64bits_withSeed(p, 8, seed);
+}
+static inline uint64_t xxh3_16(const unsigned char *p, uint64_t seed) {
+    return XXH3_64bits_withSeed(p, 16, seed);
+}
+#endif
+
+uint64_t rr_clf_hash8(const unsigned char *p, uint64_t seed) {
+    return xxh3_8(p, seed);
+}
+uint64_t rr_clf_hash16(const unsigned char *p, uint64_t seed) {
+    return xxh3_16(p, seed);
 }
 
-static inline void end_word(ext_state *s) {
-    uint64_t h = XXH3_64bits_withSeed(s->w, s->wl, s->f->hash_seed);
-    if (s->f->word_ngrams >= 1)
-        s->fn(s->ud, RR_CLF_G_WORD, bucket_of(h, s->f->buckets), 1.0f);
-    if (s->f->word_ngrams >= 2 && s->have_prev) {
-        unsigned char pair[16];
-        put64le(pair, s->prev);
-        put64le(pair + 8, h);
-        uint64_t hb = XXH3_64bits_withSeed(pair, 16, s->f->hash_seed + 1);
-        s->fn(s->ud, RR_CLF_G_BIGRAM, bucket_of(hb, s->f->buckets), 1.0f);
-    }
-    s->prev = h;
-    s->have_prev = true;
-    s->words++;
-    s->wl = 0;
-}
+#define CHAR_SEED UINT64_C(0x9e3779b97f4a7c15)
 
-static inline void emit_numeric(ext_state *s, size_t len, uint32_t digits, uint32_t upper,
-                                uint32_t questions, uint32_t lines) {
+/* The extraction state lives in locals and the steps are macros, not helpers taking a
+ * state pointer: the callback stores through pointers the compiler cannot tell apart from
+ * such a state, which would then be reloaded from memory for every byte. */
+#define PUSH_CHAR(ch)                                                                      \
+    do {                                                                                   \
+        win = (win << 8) | (ch);                                                           \
+        wn++;                                                                              \
+        for (uint32_t n_ = cmin; n_ && n_ <= cmax && n_ <= wn; n_++) {                     \
+            unsigned char key_[8];                                                         \
+            put64le(key_, (win & ((UINT64_C(1) << (8 * n_)) - 1)) | ((uint64_t)n_ << 56)); \
+            fn(ud, RR_CLF_G_CHAR, bucket_of(xxh3_8(key_, cseed), nb), 1.0f);               \
+            cnt[RR_CLF_G_CHAR]++;                                                          \
+        }                                                                                  \
+    } while (0)
+
+#define END_WORD()                                                                         \
+    do {                                                                                   \
+        uint64_t h_ = XXH3_64bits_withSeed(w, wl, seed);                                   \
+        if (wng >= 1) {                                                                    \
+            fn(ud, RR_CLF_G_WORD, bucket_of(h_, nb), 1.0f);                                \
+            cnt[RR_CLF_G_WORD]++;                                                          \
+        }                                                                                  \
+        if (wng >= 2 && words) {                                                           \
+            unsigned char pair_[16];                                                       \
+            put64le(pair_, prev);                                                          \
+            put64le(pair_ + 8, h_);                                                        \
+            fn(ud, RR_CLF_G_BIGRAM, bucket_of(xxh3_16(pair_, seed + 1), nb), 1.0f);        \
+            cnt[RR_CLF_G_BIGRAM]++;                                                        \
+        }                                                                                  \
+        prev = h_;                                                                         \
+        words++;                                                                           \
+        wl = 0;                                                                            \
+    } while (0)
+
+static inline void emit_numeric(const rr_clf_features *f, size_t len, uint32_t words,
+                                const uint32_t *k, rr_clf_feature_fn fn, void *ud) {
     double n = len ? (double)len : 1.0;
     float v[RR_CLF_NUM_FEATURES] = {
         (float)(log1p((double)len) / log1p(1000.0)),
-        (float)(log1p((double)s->words) / log1p(200.0)),
-        (float)(digits / n),
-        (float)(upper / n),
-        (float)((questions > 5 ? 5 : questions) / 5.0),
-        (float)((lines > 20 ? 20 : lines) / 20.0),
+        (float)(log1p((double)words) / log1p(200.0)),
+        (float)(k[0] / n),
+        (float)(k[1] / n),
+        (float)((k[2] > 5 ? 5 : k[2]) / 5.0),
+        (float)((k[3] > 20 ? 20 : k[3]) / 20.0),
     };
     for (uint32_t i = 0; i < RR_CLF_NUM_FEATURES; i++)
-        s->fn(s->ud, RR_CLF_G_NUM, s->f->buckets + i, v[i]);
+        fn(ud, RR_CLF_G_NUM, f->buckets + i, v[i]);
 }
 
-static inline void extract(const rr_clf_features *f, const char *text, size_t len,
-                           rr_clf_feature_fn fn, void *ud) {
-    ext_state s = {.f = f, .fn = fn, .ud = ud};
-    uint32_t digits = 0, upper = 0, questions = 0, lines = 0;
+/* Calls fn for each feature and counts them per group in cnt[]. */
+static ALWAYS_INLINE void extract(const rr_clf_features *f, const char *text, size_t len,
+                                  rr_clf_feature_fn fn, void *ud, uint32_t *cnt) {
+    const uint32_t nb = f->buckets, cmin = f->char_min, cmax = f->char_max;
+    const uint32_t wng = f->word_ngrams;
+    const uint64_t seed = f->hash_seed, cseed = seed ^ CHAR_SEED;
+    uint64_t win = 0, prev = 0;
+    uint32_t wn = 0, words = 0, k[4] = {0, 0, 0, 0}; /* digits, upper, '?', newlines */
+    size_t wl = 0;
     bool in_word = false, last_space = true;
-    push_char(&s, ' ');
+    unsigned char w[WORD_MAX];
+    PUSH_CHAR(' ');
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c >= 'A' && c <= 'Z') {
             c = (unsigned char)(c + 32);
-            upper++;
+            k[1]++;
         }
         bool digit = c >= '0' && c <= '9';
-        digits += digit;
-        questions += c == '?';
-        lines += c == '\n';
+        k[0] += digit, k[2] += c == '?', k[3] += c == '\n';
         if (digit || (c >= 'a' && c <= 'z') || c >= 0x80) {
-            if (s.wl < WORD_MAX)
-                s.w[s.wl++] = c;
+            if (wl < WORD_MAX)
+                w[wl++] = c;
             in_word = true;
             last_space = false;
-            push_char(&s, c);
-        } else {
-            if (in_word)
-                end_word(&s);
-            in_word = false;
-            if (!last_space)
-                push_char(&s, ' ');
-            last_space = true;
+            PUSH_CHAR(c);
+            continue;
         }
+        if (in_word)
+            END_WORD();
+        in_word = false;
+        if (!last_space)
+            PUSH_CHAR(' ');
+        last_space = true;
     }
     if (in_word)
-        end_word(&s);
+        END_WORD();
     if (!last_space)
-        push_char(&s, ' ');
+        PUSH_CHAR(' ');
     if (f->numeric)
-        emit_numeric(&s, len, digits, upper, questions, lines);
+        emit_numeric(f, len, words, k, fn, ud);
 }
 
 void rr_clf_extract(const rr_clf_features *f, const char *text, size_t len,
                     rr_clf_feature_fn fn, void *ud) {
-    extract(f, text, len, fn, ud);
+    uint32_t cnt[RR_CLF_G__COUNT] = {0};
+    extract(f, text, len, fn, ud, cnt);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -157,20 +191,65 @@ typedef struct pred_ctx {
     uint32_t n[RR_CLF_G__COUNT];
 } pred_ctx;
 
-static void pred_feature(void *ud, uint32_t group, uint32_t row, float value) {
+typedef float v4f __attribute__((vector_size(16), aligned(4)));
+
+/* In memory a row is a dense run of kp weights added with SIMD, or, when dense rows would
+ * take more than DENSE_BUDGET bytes, only rows with at least a quarter of the labels are
+ * dense and the rest stay (label, weight) lists. Dense is faster not for the arithmetic but
+ * for the branches: a list's length varies from row to row and its loop exit is
+ * mispredicted about once per feature, which costs more than adding 150 floats. Empty
+ * rows all point at one shared row of zeros. */
+#define DENSE_BUDGET ((size_t)256 << 20)
+#define DENSE_BIT 0x80000000u
+
+static inline void pred_feature(void *ud, uint32_t group, uint32_t row, float value) {
     pred_ctx *c = ud;
     const rr_classifier *m = c->m;
     float *acc = c->acc[group];
-    const rr_clf_entry *e = m->entries + m->row_ptr[row];
-    const rr_clf_entry *end = m->entries + m->row_ptr[row + 1];
-    c->n[group]++;
-    if (value == 1.0f) {
-        for (; e < end; e++)
-            acc[e->label] += (float)e->q;
-    } else {
-        for (; e < end; e++)
-            acc[e->label] += value * (float)e->q;
+    uint64_t info = m->rowinfo[row];
+    uint32_t off = (uint32_t)info, n = (uint32_t)(info >> 32);
+    if (n & DENSE_BIT) {
+        const float *q = m->dense + off;
+        v4f vv = {value, value, value, value};
+        for (uint32_t k = 0; k < m->kp; k += 4)
+            *(v4f *)(acc + k) += vv * *(const v4f *)(q + k);
+        return;
     }
+    const rr_clf_entry *e = m->entries + off, *end = e + n;
+    for (; e < end; e++)
+        acc[e->label] += value * (float)e->q;
+}
+
+int rr_classifier_prepare(rr_classifier *m) {
+    uint32_t kp = (m->nlabels + 3) & ~3u, min_n = 1;
+    size_t ndense = 1, nonempty = 0, big = 0;
+    for (uint32_t r = 0; r < m->nrows; r++) {
+        uint32_t n = m->row_ptr[r + 1] - m->row_ptr[r];
+        nonempty += n > 0;
+        big += (size_t)n * 4 >= kp;
+    }
+    if ((nonempty + 1) * kp * sizeof(float) > DENSE_BUDGET)
+        min_n = (kp + 3) / 4, ndense += big;
+    else
+        ndense += nonempty;
+    m->kp = kp;
+    m->rowinfo = rr_malloc(&m->a, ((size_t)m->nrows + 1) * sizeof *m->rowinfo);
+    m->dense = rr_calloc(&m->a, ndense * kp, sizeof *m->dense);
+    if (!m->rowinfo || !m->dense || ndense * kp > UINT32_MAX)
+        return RR_ENOMEM;
+    size_t at = kp; /* row 0 of the pool: the shared zeros */
+    for (uint32_t r = 0; r < m->nrows; r++) {
+        uint32_t b = m->row_ptr[r], n = m->row_ptr[r + 1] - b;
+        if (n == 0 || n < min_n) {
+            m->rowinfo[r] = n ? (uint64_t)n << 32 | b : (uint64_t)DENSE_BIT << 32;
+            continue;
+        }
+        for (uint32_t i = b; i < b + n; i++)
+            m->dense[at + m->entries[i].label] = (float)m->entries[i].q;
+        m->rowinfo[r] = (uint64_t)DENSE_BIT << 32 | at;
+        at += kp;
+    }
+    return RR_OK;
 }
 
 static size_t padded(uint32_t k) {
@@ -203,7 +282,7 @@ int rr_classifier_logits(const rr_classifier *m, const char *text, size_t len, v
     memset(base, 0, RR_CLF_G__COUNT * kp * sizeof(float));
     for (int g = 0; g < RR_CLF_G__COUNT; g++)
         c.acc[g] = base + (size_t)g * kp;
-    extract(&m->feat, text ? text : "", len, pred_feature, &c);
+    extract(&m->feat, text ? text : "", len, pred_feature, &c, c.n);
     double w[RR_CLF_G__COUNT];
     for (int g = 0; g < RR_CLF_G__COUNT; g++)
         w[g] = m->qscale / (g == RR_CLF_G_NUM || c.n[g] == 0 ? 1.0 : sqrt((double)c.n[g]));
@@ -324,6 +403,8 @@ void rr_classifier_free(rr_classifier *m) {
     rr_free(&a, m->bias);
     rr_free(&a, m->row_ptr);
     rr_free(&a, m->entries);
+    rr_free(&a, m->rowinfo);
+    rr_free(&a, m->dense);
     rr_free(&a, m);
 }
 
@@ -651,6 +732,8 @@ int rr_classifier_load_bytes(rr_classifier **out, const void *data, size_t len,
         rc = load_labels(&r, m, &oom, err);
     if (!rc && !oom && !r.bad)
         rc = load_weights(&r, m, &oom, err);
+    if (!rc && !oom && !r.bad && rr_classifier_prepare(m))
+        oom = true;
     if (!rc && oom)
         rc = rr_err(err, RR_ENOMEM, "out of memory loading a classifier model");
     if (!rc && r.bad)

@@ -154,11 +154,22 @@ struct rr_classifier {
     uint32_t *row_ptr; /* nrows + 1 */
     rr_clf_entry *entries;
     uint32_t nnz;
+    /* Derived by rr_classifier_prepare for prediction: per row (offset | count << 32),
+     * or a dense run of kp weights in `dense` (see classify.c). */
+    uint64_t *rowinfo;
+    float *dense;
+    uint32_t kp;
 };
 
 /* An empty model to be filled by the trainer (labels, weights allocated by the caller
  * through m->a). */
 rr_classifier *rr_classifier_alloc(const rr_alloc *a);
+/* Build the prediction tables from row_ptr / entries (after loading or training).
+ * RR_ENOMEM on failure. */
+int rr_classifier_prepare(rr_classifier *m);
+/* xxh3-64 of exactly 8 / 16 bytes, as the feature hashing computes it (for tests). */
+uint64_t rr_clf_hash8(const unsigned char *p, uint64_t seed);
+uint64_t rr_clf_hash16(const unsigned char *p, uint64_t seed);
 /* Raw (uncalibrated) logits into out[0..nlabels). Scratch as predict. */
 int rr_classifier_logits(const rr_classifier *m, const char *text, size_t len, void *scratch,
                          size_t scratch_size, double *out);

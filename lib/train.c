@@ -28,13 +28,13 @@ static inline void axpy(float *restrict y, float a, const float *restrict x, uin
 
 void rr_clf_train_opts_default(rr_clf_train_opts *o) {
     memset(o, 0, sizeof *o);
-    o->feat = (rr_clf_features){.buckets = 1u << 20, .word_ngrams = 2, .char_min = 3,
-                                .char_max = 5, .numeric = 1, .hash_seed = 0};
+    o->feat = (rr_clf_features){.buckets = 1u << 20, .word_ngrams = 2, .char_min = 4,
+                                .char_max = 4, .numeric = 1, .hash_seed = 0};
     o->l2 = 1e-6;
-    o->lr = 0.5;
+    o->lr = 1.0;
     o->val_split = 0.1;
     o->prune = 0.01;
-    o->epochs = 40;
+    o->epochs = 30;
     o->patience = 3;
     o->seed = 1;
     o->calibrate = 1;
@@ -556,6 +556,8 @@ static int fill_weights(trainer *t, rr_classifier *m) {
             if (fabsf(w[c]) >= cut)
                 *e++ = (rr_clf_entry){(uint16_t)c, (int16_t)lrintf(w[c] / m->qscale)};
     }
+    if (rr_classifier_prepare(m))
+        return rr_err(t->err, RR_ENOMEM, "out of memory");
     return RR_OK;
 }
 
