@@ -18,6 +18,10 @@
 #define MAX_SRC_BYTES (4u << 20)
 #define MAX_NUM_CHARS 255
 #define BUCKET_MAX 1000000
+/* Code generation recurses along the tree; arithmetic chains are loops in the parser, so
+ * their height is bounded here instead (far above what the parser depth bound allows for
+ * everything else). */
+#define MAX_TREE_HEIGHT 512
 
 enum {
     OP_END,
@@ -44,6 +48,10 @@ enum {
     OP_JF, /* &&: false on top -> jump keeping it, else pop */
     OP_JT, /* ||: true on top -> jump keeping it, else pop */
     OP_IN_CSV, /* x in IDENT: string x, then the comma-separated list, on the stack */
+    OP_ADD,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
 };
 
 /* Fused forms of the commonest rule shape, `slot <cmp> literal`: one dispatch instead of
@@ -104,6 +112,9 @@ enum {
     T_GT,
     T_GE,
     T_MINUS,
+    T_PLUS,
+    T_STAR,
+    T_SLASH,
 };
 
 typedef struct tok {
@@ -113,7 +124,8 @@ typedef struct tok {
     uint32_t soff, slen; /* decoded string in parser.strs */
 } tok;
 
-enum { N_LIT, N_SLOT, N_HAS, N_NOT, N_NEG, N_CMP, N_AND, N_OR, N_IN, N_BUCKET, N_IN_CSV };
+enum { N_LIT, N_SLOT, N_HAS, N_NOT, N_NEG, N_CMP, N_AND, N_OR, N_IN, N_BUCKET, N_IN_CSV, N_ARITH };
+enum { A_ADD, A_SUB, A_MUL, A_DIV }; /* same order as OP_ADD.. */
 enum { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE }; /* same order as T_EQ.. and OP_EQ_N.. */
 
 typedef struct node {
@@ -141,6 +153,7 @@ typedef struct parser {
     uint32_t nnodes, capnodes;
     rr_buf strs;
     /* code generation */
+    uint32_t height;
     ins *code;
     uint32_t ncode, capcode;
     int32_t *kidx; /* constant -> literal node */
@@ -344,7 +357,8 @@ static bool lex_op(parser *p, size_t i) {
     } ops[] = {{'|', '|', T_OR, T_END}, {'&', '&', T_AND, T_END}, {'=', '=', T_EQ, T_END},
                {'!', '=', T_NE, T_NOT}, {'<', '=', T_LE, T_LT},   {'>', '=', T_GE, T_GT},
                {'(', 0, T_END, T_LP},   {')', 0, T_END, T_RP},    {'[', 0, T_END, T_LB},
-               {']', 0, T_END, T_RB},   {',', 0, T_END, T_COMMA}, {'-', 0, T_END, T_MINUS}};
+               {']', 0, T_END, T_RB},   {',', 0, T_END, T_COMMA}, {'-', 0, T_END, T_MINUS},
+               {'+', 0, T_END, T_PLUS},   {'*', 0, T_END, T_STAR},  {'/', 0, T_END, T_SLASH}};
     const char *s = p->src;
     for (size_t k = 0; k < RR_ARRAY_LEN(ops); k++) {
         if (ops[k].c != s[i])
@@ -647,6 +661,74 @@ static int32_t parse_unary(parser *p) {
     return i;
 }
 
+static double arith(int op, double x, double y) {
+    switch (op) {
+    case A_ADD:
+        return x + y;
+    case A_SUB:
+        return x - y;
+    case A_MUL:
+        return x * y;
+    default:
+        return x / y;
+    }
+}
+
+static int arith_op(int kind) {
+    switch (kind) {
+    case T_PLUS:
+        return A_ADD;
+    case T_MINUS:
+        return A_SUB;
+    case T_STAR:
+        return A_MUL;
+    case T_SLASH:
+        return A_DIV;
+    default:
+        return -1;
+    }
+}
+
+/* Binary arithmetic on numbers, IEEE 754 throughout (x / 0 is an infinity or NaN, and
+ * every comparison with NaN but != is false). Literal operands fold. */
+static int32_t make_arith(parser *p, int op, int32_t l, int32_t r, uint32_t opoff) {
+    static const char *const names[] = {"+", "-", "*", "/"};
+    const node *x = NODE(l), *y = NODE(r);
+    if (x->type != RR_T_NUM || y->type != RR_T_NUM)
+        return fail(p, opoff, "type error: '%s' needs numbers, %s side is %s", names[op],
+                    x->type != RR_T_NUM ? "left" : "right",
+                    tname(x->type != RR_T_NUM ? x->type : y->type)),
+               -1;
+    if (x->kind == N_LIT && y->kind == N_LIT)
+        return lit_num(p, x->off, arith(op, x->num, y->num));
+    int32_t i = new_node(p, N_ARITH, RR_T_NUM, x->off);
+    if (i < 0)
+        return -1;
+    NODE(i)->cmp = (uint8_t)op;
+    NODE(i)->kid = l;
+    NODE(l)->next = r;
+    NODE(r)->next = -1;
+    return i;
+}
+
+/* additive := term ( ( "+" | "-" ) term )*;  term := unary ( ( "*" | "/" ) unary )*.
+ * Left-associative loops, so long chains cost no parser depth. */
+static int32_t parse_arith(parser *p, bool term) {
+    int32_t l = term ? parse_unary(p) : parse_arith(p, true);
+    for (;;) {
+        int op = l < 0 ? -1 : arith_op(p->t.kind);
+        if (op < 0 || (op >= A_MUL) != term)
+            return l;
+        uint32_t opoff = p->t.off;
+        if (!lex(p))
+            return -1;
+        int32_t r = term ? parse_unary(p) : parse_arith(p, true);
+        if (r < 0)
+            return -1;
+        l = make_arith(p, op, l, r, opoff);
+    }
+}
+
 static bool check_cmp(parser *p, int cmp, int lt, int rt, uint32_t opoff) {
     if (cmp == C_EQ || cmp == C_NE) {
         if (lt != rt)
@@ -859,7 +941,7 @@ static bool is_cmp_tok(int kind) {
 
 static int32_t parse_cmp(parser *p) {
     uint32_t off = p->t.off;
-    int32_t l = parse_unary(p), r;
+    int32_t l = parse_arith(p, false), r;
     if (l < 0 || !is_cmp_tok(p->t.kind))
         return l;
     if (p->t.kind == T_IN) {
@@ -867,7 +949,7 @@ static int32_t parse_cmp(parser *p) {
     } else {
         int cmp = p->t.kind - T_EQ;
         uint32_t opoff = p->t.off;
-        if (!lex(p) || (r = parse_unary(p)) < 0)
+        if (!lex(p) || (r = parse_arith(p, false)) < 0)
             return -1;
         if (!check_cmp(p, cmp, NODE(l)->type, NODE(r)->type, opoff))
             return -1;
@@ -1054,9 +1136,12 @@ static uint32_t gen_junc(parser *p, int32_t ni) {
 
 static uint32_t gen_cmp(parser *p, int32_t ni) {
     int32_t l = NODE(ni)->kid, r = NODE(l)->next;
-    int op = NODE(ni)->kind == N_IN_CSV ? OP_IN_CSV : cmp_op(NODE(l)->type, NODE(ni)->cmp);
+    int kind = NODE(ni)->kind;
+    int op = kind == N_IN_CSV  ? OP_IN_CSV
+             : kind == N_ARITH ? OP_ADD + NODE(ni)->cmp
+                               : cmp_op(NODE(l)->type, NODE(ni)->cmp);
     uint32_t k;
-    if (op != OP_IN_CSV && NODE(l)->kind == N_SLOT && NODE(r)->kind == N_LIT)
+    if (kind == N_CMP && NODE(l)->kind == N_SLOT && NODE(r)->kind == N_LIT)
         return add_const(p, r, &k) && emit(p, op - OP_EQ_N + OP_K_EQ_N, (uint32_t)NODE(l)->slot, k);
     uint32_t nl = gen(p, l), nr = nl ? gen(p, r) : 0;
     if (!nr || !emit(p, op, 0, 0))
@@ -1076,6 +1161,7 @@ static uint32_t gen_node(parser *p, int32_t ni) {
         return emit(p, OP_HAS, (uint32_t)n->slot, 0);
     case N_CMP:
     case N_IN_CSV:
+    case N_ARITH:
         return gen_cmp(p, ni);
     case N_AND:
     case N_OR:
@@ -1108,7 +1194,10 @@ static uint32_t gen_node(parser *p, int32_t ni) {
 
 /* Returns the operand-stack depth the subtree needs, 0 on error. */
 static uint32_t gen(parser *p, int32_t ni) {
+    if (++p->height > MAX_TREE_HEIGHT)
+        return fail(p, NODE(ni)->off, "expression too deeply nested"), 0;
     uint32_t need = gen_node(p, ni);
+    p->height--;
     if (need > RR_EXPR_MAX_STACK)
         return fail(p, NODE(ni)->off, "expression too deeply nested"), 0;
     return need;
@@ -1463,6 +1552,18 @@ int rr_expr_eval(const rr_expr *e, const rr_value *slots) {
             break;
         case OP_IN_CSV:
             sp--, sp[-1].u.b = in_csv(&sp[-1], sp);
+            break;
+        case OP_ADD:
+            sp--, sp[-1].u.num += sp->u.num;
+            break;
+        case OP_SUB:
+            sp--, sp[-1].u.num -= sp->u.num;
+            break;
+        case OP_MUL:
+            sp--, sp[-1].u.num *= sp->u.num;
+            break;
+        case OP_DIV:
+            sp--, sp[-1].u.num /= sp->u.num;
             break;
         case OP_BUCKET_N:
             sp[-1].u.num = bucket_num(sp[-1].u.num, pc->a);

@@ -5,8 +5,11 @@
  *   or      := and ( "||" and )*
  *   and     := not ( "&&" not )*
  *   not     := "!" not | cmp
- *   cmp     := primary ( ( "==" | "!=" | "<" | "<=" | ">" | ">=" ) primary
- *                      | "in" list | "in" IDENT )?
+ *   cmp     := sum ( ( "==" | "!=" | "<" | "<=" | ">" | ">=" ) sum
+ *                  | "in" list | "in" IDENT )?
+ *   sum     := term ( ( "+" | "-" ) term )*
+ *   term    := unary ( ( "*" | "/" ) unary )*
+ *   unary   := "-" unary | primary
  *   primary := NUMBER | STRING | "true" | "false" | IDENT | "(" expr ")"
  *            | "has" "(" IDENT ")" | "bucket" "(" expr "," NUMBER ")"
  *   list    := "[" ( literal ( "," literal )* )? "]"     -- all strings or all numbers
@@ -21,13 +24,15 @@
  * expression must be bool. bucket(key, n): key is a string (or number, formatted with
  * %.17g), n an integer literal in 1..1000000; result is xxh3_64(key) % n, a number.
  * has(ident) is true when the identifier's slot is present (an attribute the request set).
- * Extensions to the sketch above: unary minus on numbers (`unary := "-" unary | primary`,
- * the operands of comparisons are unary), and negative numbers in `in` lists.
+ * Arithmetic (+ - * /, left-associative, * and / binding tighter) needs numbers and
+ * follows IEEE 754 doubles: x / 0 is an infinity (NaN for 0 / 0), and a comparison with
+ * NaN is false except !=. It exists for checks such as
+ * `total <= items_total + thr.sum_tolerance`. Negative numbers are allowed in `in` lists.
  * NUMBER is decimal: digits, optional "." digits, optional exponent; never inf or NaN.
  * Comparisons do not chain (`a < b < c` is an error); `!` binds looser than comparison,
  * so `!x == y` means `!(x == y)`.
  *
- * Canonical form: constant subtrees fold (`1 == 1`, `!false`, `'a' in ['a']`,
+ * Canonical form: constant subtrees fold (`1 == 1`, `!false`, `'a' in ['a']`, `2 * 3`,
  * `x && false`, `true && x` -> x), `&&`/`||` chains flatten regardless of parentheses,
  * literal-first comparisons are mirrored (`1 < x` -> `x > 1`), `in` lists are sorted and
  * deduplicated. Evaluation has no side effects, so folding never changes a result.

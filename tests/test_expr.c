@@ -372,6 +372,83 @@ static void test_in_identifier_reads_both_slots_and_hashes_by_them(void **state)
     rr_expr_free(e);
 }
 
+static void test_arithmetic_precedence_and_associativity(void **state) {
+    (void)state;
+    rr_value s[S__COUNT];
+    defaults(s);
+    s[S_N] = vnum(10);
+    s[S_MARGIN] = vnum(0.25);
+    static const char *const truths[] = {
+        "n - 2 - 3 == 5",         "n - 2 * 3 == 4",       "(n - 2) * 3 == 24",
+        "n / 4 / 5 == 0.5",       "n / 4 == 2.5",         "-n + 1 == -9",
+        "n * -1 == -10",          "n - -1 == 11",         "1 + n * 2 == 21",
+        "n + 1 > n",              "2 * n == n + n",       "retrieval.margin + thr.faq_margin == 0.4",
+        "n >= 9.99 + 0.01 && n <= 10 + 0.01", "bucket(n * 2, 7) == bucket(20, 7)",
+    };
+    for (size_t i = 0; i < sizeof truths / sizeof truths[0]; i++)
+        if (eval_src(truths[i], s) != 1)
+            fail_msg("'%s' should be true", truths[i]);
+    assert_int_equal(eval_src("n - 2 - 3 == 9", s), 0);
+}
+
+static void test_arithmetic_follows_ieee_754(void **state) {
+    (void)state;
+    rr_value s[S__COUNT];
+    defaults(s);
+    s[S_N] = vnum(1);
+    assert_int_equal(eval_src("n / 0 > 1e308", s), 1);
+    assert_int_equal(eval_src("-n / 0 < -1e308", s), 1);
+    s[S_N] = vnum(0);
+    assert_int_equal(eval_src("n / 0 == n / 0", s), 0);
+    assert_int_equal(eval_src("n / 0 != n / 0", s), 1);
+    assert_int_equal(eval_src("n / 0 < 1 || n / 0 >= 1", s), 0);
+    s[S_N] = vnum(0.1);
+    assert_int_equal(eval_src("n + 0.2 == 0.3", s), 0); /* doubles, not decimals */
+    assert_int_equal(eval_src("n + 0.2 > 0.3 - 1e-9 && n + 0.2 < 0.3 + 1e-9", s), 1);
+}
+
+static void test_arithmetic_on_literals_folds(void **state) {
+    (void)state;
+    rr_expr *e = compile_ok("2 * 3 == 6 && 1 / 4 == 0.25");
+    assert_int_equal(rr_expr_constant(e), 1);
+    rr_expr_free(e);
+    e = compile_ok("n > 2 * 3 + 1");
+    assert_int_equal(rr_expr_constant(e), -1);
+    assert_int_equal(rr_expr_ref_count(e), 1);
+    rr_expr_free(e);
+    assert_true(hash_of("n > 2 * 3 + 1") == hash_of("n > 7"));
+    assert_true(hash_of("n + 1 > 2") != hash_of("n - 1 > 2"));
+    assert_true(hash_of("n * 2 > 2") != hash_of("n / 2 > 2"));
+    /* A long chain is a loop in the parser and two stack entries in the evaluator. */
+    char src[16384];
+    size_t o = 0;
+    for (int i = 0; i < 400; i++)
+        o += (size_t)sprintf(src + o, "%sn", i ? " + " : "");
+    sprintf(src + o, " == 400");
+    rr_value s[S__COUNT];
+    defaults(s);
+    s[S_N] = vnum(1);
+    assert_int_equal(eval_src(src, s), 1);
+    /* Much longer ones are refused, not a deep recursion in code generation. */
+    o = 0;
+    for (int i = 0; i < 2000; i++)
+        o += (size_t)sprintf(src + o, "%sn", i ? " + " : "");
+    sprintf(src + o, " == 1");
+    expect_error(src, "expression too deeply nested", 1);
+}
+
+static void test_arithmetic_is_type_checked(void **state) {
+    (void)state;
+    expect_error("task + 1 == 2", "type error: '+' needs numbers, left side is string", 6);
+    expect_error("n * flag", "type error: '*' needs numbers, right side is bool", 3);
+    expect_error("n - 'a' > 1", "type error: '-' needs numbers, right side is string", 3);
+    expect_error("1 / has(n) > 1", "type error: '/' needs numbers, right side is bool", 3);
+    expect_error("n + 1", "condition must be bool, found number", 1);
+    expect_error("n + > 1", "expected a value but found '>'", 5);
+    expect_error("n * * 2 > 1", "expected a value but found '*'", 5);
+    expect_error("flag + 1 > 0 || flag", "type error: '+' needs numbers, left side is bool", 6);
+}
+
 static void test_has_reads_presence_not_value(void **state) {
     (void)state;
     rr_value s[S__COUNT];
@@ -815,6 +892,10 @@ int main(void) {
         cmocka_unit_test(test_in_identifier_empty_lists_and_items_hold_nothing),
         cmocka_unit_test(test_in_identifier_is_type_checked),
         cmocka_unit_test(test_in_identifier_reads_both_slots_and_hashes_by_them),
+        cmocka_unit_test(test_arithmetic_precedence_and_associativity),
+        cmocka_unit_test(test_arithmetic_follows_ieee_754),
+        cmocka_unit_test(test_arithmetic_on_literals_folds),
+        cmocka_unit_test(test_arithmetic_is_type_checked),
         cmocka_unit_test(test_has_reads_presence_not_value),
         cmocka_unit_test(test_absent_slots_evaluate_with_their_defaults),
         cmocka_unit_test(test_bucket_is_xxh3_of_key_bytes_mod_n),
