@@ -1,0 +1,3 @@
+module github.com/routeright/routeright/bindings/go
+
+go 1.19

@@ -1,0 +1,115 @@
+/* C helpers of the Go binding; see rrgo.h. */
+#include "rrgo.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+rrgo_scratch *rrgo_scratch_new(void) {
+	rrgo_scratch *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	if (rr_request_new(&s->req, NULL) != RR_OK) {
+		free(s);
+		return NULL;
+	}
+	rr_error_init(&s->err, RR_ERROR_VERSION);
+	return s;
+}
+
+void rrgo_scratch_free(rrgo_scratch *s) {
+	if (!s)
+		return;
+	rr_decision_free(s->dec);
+	rr_request_free(s->req);
+	free(s->buf);
+	free(s->lists);
+	free(s);
+}
+
+// Copies a and b into the scratch buffer as two NUL-terminated strings; NULL on ENOMEM.
+static char *rrgo_pair(rrgo_scratch *s, const char *a, size_t alen, const char *b, size_t blen) {
+	size_t need = alen + blen + 2;
+	if (need > s->cap) {
+		size_t cap = need < 256 ? 256 : need * 2;
+		char *p = realloc(s->buf, cap);
+		if (!p)
+			return NULL;
+		s->buf = p;
+		s->cap = cap;
+	}
+	if (alen)
+		memcpy(s->buf, a, alen);
+	s->buf[alen] = 0;
+	if (blen)
+		memcpy(s->buf + alen + 1, b, blen);
+	s->buf[alen + 1 + blen] = 0;
+	return s->buf;
+}
+
+// Attribute setters taking Go string memory (pointer + length), so one cgo call each.
+int rrgo_set_attr(rrgo_scratch *s, const char *k, size_t klen, const char *v, size_t vlen) {
+	char *p = rrgo_pair(s, k, klen, v, vlen);
+	return p ? rr_request_set_attr(s->req, p, p + klen + 1) : RR_ENOMEM;
+}
+int rrgo_set_num(rrgo_scratch *s, const char *k, size_t klen, double v) {
+	char *p = rrgo_pair(s, k, klen, "", 0);
+	return p ? rr_request_set_num(s->req, p, v) : RR_ENOMEM;
+}
+int rrgo_set_bool(rrgo_scratch *s, const char *k, size_t klen, int v) {
+	char *p = rrgo_pair(s, k, klen, "", 0);
+	return p ? rr_request_set_bool(s->req, p, v) : RR_ENOMEM;
+}
+int rrgo_add_evidence(rrgo_scratch *s, const char *id, size_t idlen, const char *t,
+                             size_t tlen, double score) {
+	char *p = rrgo_pair(s, id, idlen, "", 0);
+	return p ? rr_request_add_evidence(s->req, p, t, tlen, score) : RR_ENOMEM;
+}
+int rrgo_set_conversation(rrgo_scratch *s, const char *c, size_t clen) {
+	char *p = rrgo_pair(s, c, clen, "", 0);
+	return p ? rr_request_set_conversation(s->req, p) : RR_ENOMEM;
+}
+
+void rrgo_view_fill(const rr_decision *d, rrgo_view *v) {
+	v->route = rr_decision_route(d);
+	v->route_version = rr_decision_route_version(d);
+	v->kind = (int)rr_decision_kind(d);
+	v->model = rr_decision_model(d);
+	v->prompt = rr_decision_prompt(d);
+	v->output_mode = rr_decision_output_mode(d);
+	v->ntools = rr_decision_tool_count(d);
+	v->context_tokens = rr_decision_context_tokens(d);
+	v->nvalidators = rr_decision_validator_count(d);
+	v->nesc = rr_decision_escalation_count(d);
+	v->task = rr_decision_task(d);
+	v->rule = rr_decision_rule(d);
+	v->message = rr_decision_message(d);
+	v->reason = rr_decision_reason(d);
+	v->route_ns = rr_decision_route_ns(d);
+	v->json = rr_decision_json((rr_decision *)d, &v->json_len);
+}
+
+// The decision's lists flattened into the scratch (tools, validators, then failure/target
+// pairs), in the order and number rrgo_view_fill counted. NULL on ENOMEM.
+const char **rrgo_view_lists(rrgo_scratch *s) {
+	const rr_decision *d = s->dec;
+	size_t nt = rr_decision_tool_count(d), nv = rr_decision_validator_count(d);
+	size_t ne = rr_decision_escalation_count(d), total = nt + nv + 2 * ne, n = 0;
+	if (total > s->lists_cap) {
+		const char **p = realloc(s->lists, total * 2 * sizeof *p);
+		if (!p)
+			return NULL;
+		s->lists = p;
+		s->lists_cap = total * 2;
+	}
+	const char **out = s->lists;
+	for (size_t i = 0; i < nt; i++)
+		out[n++] = rr_decision_tool(d, i);
+	for (size_t i = 0; i < nv; i++)
+		out[n++] = rr_decision_validator(d, i);
+	for (size_t i = 0; i < ne; i++) {
+		out[n] = out[n + 1] = "";
+		rr_decision_escalation(d, i, &out[n], &out[n + 1]);
+		n += 2;
+	}
+	return out;
+}

@@ -1,0 +1,47 @@
+/* C helpers of the Go binding (internal): they let one cgo call do what would otherwise
+ * take many, and keep every pointer passed from Go a C pointer. */
+#ifndef RRGO_H
+#define RRGO_H
+
+#include <routeright.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// Everything a Decision holds, gathered in one cgo call. Strings are borrowed from the
+// decision; Go copies them before the scratch is reused.
+typedef struct rrgo_view {
+	const char *route, *route_version, *model, *prompt, *output_mode, *task, *rule;
+	const char *message, *reason, *json;
+	size_t json_len, ntools, nvalidators, nesc;
+	int kind;
+	int64_t context_tokens;
+	uint64_t route_ns;
+} rrgo_view;
+
+// One goroutine's C-side state while it holds a scratch: the reusable request and
+// decision, the error report and the cells the getters write to. Allocated in C so every
+// call passes C pointers only (no cgo pointer checks, no escaping Go values).
+typedef struct rrgo_scratch {
+	rr_request *req;
+	rr_decision *dec;
+	rr_error err;
+	rrgo_view view;
+	size_t len;
+	char *buf; // NUL-terminated copies of keys and ids, grown on demand
+	size_t cap;
+	const char **lists; // the decision's tools, validators and escalation pairs
+	size_t lists_cap;
+} rrgo_scratch;
+
+rrgo_scratch *rrgo_scratch_new(void);
+void rrgo_scratch_free(rrgo_scratch *s);
+int rrgo_set_attr(rrgo_scratch *s, const char *k, size_t klen, const char *v, size_t vlen);
+int rrgo_set_num(rrgo_scratch *s, const char *k, size_t klen, double v);
+int rrgo_set_bool(rrgo_scratch *s, const char *k, size_t klen, int v);
+int rrgo_add_evidence(rrgo_scratch *s, const char *id, size_t idlen, const char *t,
+                      size_t tlen, double score);
+int rrgo_set_conversation(rrgo_scratch *s, const char *c, size_t clen);
+void rrgo_view_fill(const rr_decision *d, rrgo_view *v);
+const char **rrgo_view_lists(rrgo_scratch *s);
+
+#endif
