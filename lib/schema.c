@@ -82,6 +82,7 @@ typedef struct sch_prop {
     const char *name;
     size_t len;
     const sch_node *node;
+    uint64_t w8; /* first 8 bytes, zero-padded: most keys compare in one instruction */
 } sch_prop;
 
 typedef struct sch_pat {
@@ -89,6 +90,28 @@ typedef struct sch_pat {
     const char *src;
     const sch_node *node; /* NULL for "pattern" */
 } sch_pat;
+
+/* The first min(n, 8) bytes of s as a zero-padded little-endian word, with fixed-size
+ * loads only (a variable-length memcpy is a call). */
+static inline uint64_t word8(const char *s, size_t n) {
+    uint64_t w = 0;
+    if (n >= 8) {
+        memcpy(&w, s, 8);
+    } else if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, s, 4);
+        memcpy(&hi, s + n - 4, 4);
+        w = (uint64_t)lo | ((uint64_t)hi << ((n - 4) * 8));
+    } else if (n) {
+        w = (uint64_t)(unsigned char)s[0] | ((uint64_t)(unsigned char)s[n / 2] << (n / 2 * 8)) |
+            ((uint64_t)(unsigned char)s[n - 1] << ((n - 1) * 8));
+    }
+    return w;
+}
+
+static inline uint32_t prop_slot(uint64_t w, size_t len, uint64_t mult, unsigned shift) {
+    return (uint32_t)(((w ^ ((uint64_t)len << 56)) * mult) >> shift);
+}
 
 typedef struct sch_strs {
     const char *name; /* dependentRequired: the trigger property */
@@ -118,6 +141,12 @@ struct sch_node {
     uint64_t minlen, maxlen, minitems, maxitems, minprops, maxprops;
     uint64_t mincontains, maxcontains;
     bool has_maxcontains;
+    bool req_in_props;  /* every "required" name is in "properties": checked in that pass */
+    bool enum_strings;  /* every "enum" value is a string: compared without jansson calls */
+    const char **enum_s; /* when enum_strings: the values, lengths and first 8 bytes */
+    size_t *enum_len;
+    uint64_t *enum_w8;
+    uint64_t req_mask;  /* bit i: props[i] is required */
     sch_pat pattern;
     int format;
     const char *format_name;
@@ -131,6 +160,9 @@ struct sch_node {
     size_t nprops;
     uint32_t *prop_hash; /* open-addressing index into props when nprops is large */
     uint32_t prop_hash_mask;
+    uint8_t *prop_perfect; /* small nprops: collision-free slot -> index + 1 */
+    uint64_t prop_mult;
+    unsigned prop_shift;
     sch_pat *pats;
     size_t npats;
     const sch_node *addprops, *propnames;
@@ -1653,7 +1685,7 @@ static int compile_deps(cc *c, sch_node *n, json_t *j, const char *kw, bool req,
             dr[ndr].name = k;
             dr[ndr++].len = kl;
         } else if (sch && (json_is_object(v) || json_is_boolean(v))) {
-            ds[nds] = (sch_prop){k, kl, child(c, v)};
+            ds[nds] = (sch_prop){k, kl, child(c, v), 0};
             if (!ds[nds++].node)
                 return RR_ESCHEMA;
         } else {
@@ -1736,6 +1768,40 @@ static int build_prop_hash(cc *c, sch_node *n) {
     return RR_OK;
 }
 
+/* Up to 64 names: search a multiplier that maps (first 8 bytes, length) of every name to
+ * its own slot, so a lookup is one multiply and one compare. */
+static int build_prop_perfect(cc *c, sch_node *n) {
+    if (!n->nprops)
+        return RR_OK;
+    unsigned bits = 3;
+    while ((1u << bits) < 2 * n->nprops)
+        bits++;
+    for (; bits <= 10; bits++) {
+        size_t cap = (size_t)1 << bits;
+        uint8_t *t = sch_arena_alloc(&c->s->a, &c->s->arena, cap);
+        if (!t)
+            return cc_oom(c);
+        for (uint64_t seed = 1; seed < 200; seed++) {
+            uint64_t mult = (seed * 0x9e3779b97f4a7c15ull) | 1;
+            memset(t, 0, cap);
+            size_t i = 0;
+            for (; i < n->nprops; i++) {
+                uint32_t h = prop_slot(n->props[i].w8, n->props[i].len, mult, 64 - bits);
+                if (t[h])
+                    break;
+                t[h] = (uint8_t)(i + 1);
+            }
+            if (i == n->nprops) {
+                n->prop_perfect = t;
+                n->prop_mult = mult;
+                n->prop_shift = 64 - bits;
+                return RR_OK;
+            }
+        }
+    }
+    return RR_OK; /* names that share 8-byte prefixes and lengths: linear search */
+}
+
 static int compile_props(cc *c, sch_node *n, json_t *j) {
     json_t *p = json_object_get(j, "properties");
     json_t *pp = json_object_get(j, "patternProperties");
@@ -1751,11 +1817,12 @@ static int compile_props(cc *c, sch_node *n, json_t *j) {
     size_t i = 0;
     for (void *it = p ? json_object_iter(p) : NULL; it; it = json_object_iter_next(p, it), i++) {
         n->props[i] = (sch_prop){json_object_iter_key(it), json_object_iter_key_len(it),
-                                 child(c, json_object_iter_value(it))};
+                                 child(c, json_object_iter_value(it)), 0};
+        n->props[i].w8 = word8(n->props[i].name, n->props[i].len);
         if (!n->props[i].node)
             return RR_ESCHEMA;
     }
-    if (n->nprops > 8 && build_prop_hash(c, n) != RR_OK)
+    if (n->nprops > 64 ? build_prop_hash(c, n) != RR_OK : build_prop_perfect(c, n) != RR_OK)
         return RR_ESCHEMA;
     i = 0;
     for (void *it = pp ? json_object_iter(pp) : NULL; it; it = json_object_iter_next(pp, it), i++) {
@@ -1901,6 +1968,45 @@ static int compile_ref(cc *c, sch_node *n, json_t *j, const char *kw, int k) {
     return RR_OK;
 }
 
+/* Fast paths decided once both keyword groups are compiled. */
+static int compile_fast_paths(cc *c, sch_node *n) {
+    size_t ne = json_array_size(n->enm);
+    if (n->kw & KB(K_ENUM)) {
+        bool all = ne > 0;
+        for (size_t i = 0; all && i < ne; i++)
+            all = json_is_string(json_array_get(n->enm, i));
+        if (all) {
+            n->enum_s = sch_arena_alloc(&c->s->a, &c->s->arena, ne * sizeof *n->enum_s);
+            n->enum_len = sch_arena_alloc(&c->s->a, &c->s->arena, ne * sizeof *n->enum_len);
+            n->enum_w8 = sch_arena_alloc(&c->s->a, &c->s->arena, ne * sizeof *n->enum_w8);
+            if (!n->enum_s || !n->enum_len || !n->enum_w8)
+                return cc_oom(c);
+            for (size_t i = 0; i < ne; i++) {
+                n->enum_s[i] = json_string_value(json_array_get(n->enm, i));
+                n->enum_len[i] = json_string_length(json_array_get(n->enm, i));
+                n->enum_w8[i] = word8(n->enum_s[i], n->enum_len[i]);
+            }
+            n->enum_strings = true;
+        }
+    }
+    if (!(n->kw & KB(K_REQUIRED)) || !(n->kw & KB(K_PROPS)) || n->nprops > 64)
+        return RR_OK;
+    uint64_t mask = 0;
+    for (size_t r = 0; r < n->required.n; r++) {
+        size_t i = 0;
+        while (i < n->nprops && !(n->props[i].len == n->required.vlen[r] &&
+                                  memcmp(n->props[i].name, n->required.v[r], n->props[i].len) == 0))
+            i++;
+        if (i == n->nprops)
+            return RR_OK;
+        mask |= 1ull << i;
+    }
+    n->req_mask = mask;
+    n->req_in_props = true;
+    n->kw &= ~KB(K_REQUIRED);
+    return RR_OK;
+}
+
 static int compile_keywords(cc *c, sch_node *n, json_t *j) {
     const sch_res *r = n->res;
     int d = r->dialect;
@@ -1930,7 +2036,7 @@ static int compile_keywords(cc *c, sch_node *n, json_t *j) {
     }
     if (app && val && compile_deps(c, n, j, "dependencies", true, true) != RR_OK)
         return RR_ESCHEMA;
-    return RR_OK;
+    return compile_fast_paths(c, n);
 }
 
 static sch_node *compile(cc *c, json_t *j) {
@@ -2074,20 +2180,31 @@ static int report(vctx *c, const char *code, const char *kw, const path *ip, con
     return rc == RR_OK ? 0 : rc;
 }
 
-static unsigned inst_type(const json_t *j) {
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: return T_OBJ;
-    case JSON_ARRAY: return T_ARR;
-    case JSON_STRING: return T_STR;
-    case JSON_INTEGER: return T_INT | T_NUM;
-    case JSON_REAL: {
+static const uint8_t json_type_bits[] = {
+    [JSON_OBJECT] = T_OBJ, [JSON_ARRAY] = T_ARR, [JSON_STRING] = T_STR,
+    [JSON_INTEGER] = T_INT | T_NUM, [JSON_REAL] = T_NUM, [JSON_TRUE] = T_BOOL,
+    [JSON_FALSE] = T_BOOL, [JSON_NULL] = T_NULL};
+
+/* A table, not a switch: the type of the next value is unpredictable, and a mispredicted
+ * jump table cost more than the rest of a typical node. */
+static inline unsigned inst_type(const json_t *j) {
+    unsigned t = json_type_bits[json_typeof(j)];
+    if (t == T_NUM) {
         double d = json_real_value(j);
-        return isfinite(d) && d == floor(d) ? T_INT | T_NUM : T_NUM;
+        if (isfinite(d) && d == floor(d))
+            t |= T_INT;
     }
-    case JSON_TRUE:
-    case JSON_FALSE: return T_BOOL;
-    default: return T_NULL;
-    }
+    return t;
+}
+
+/* Short keys and enum values: an inline loop beats a call to memcmp. */
+static inline bool mem_eq(const char *a, const char *b, size_t n) {
+    if (n > 16)
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
 }
 
 static const char *type_name(unsigned t) {
@@ -2095,17 +2212,9 @@ static const char *type_name(unsigned t) {
          : t & T_INT ? "integer" : t & T_NUM ? "number" : t & T_BOOL ? "boolean" : "null";
 }
 
-static uint64_t kw_mask(unsigned t) {
-    uint64_t m = K_ANY_MASK;
-    if (t & T_NUM)
-        m |= K_NUM_MASK;
-    if (t & T_STR)
-        m |= K_STR_MASK;
-    if (t & T_ARR)
-        m |= K_ARR_MASK;
-    if (t & T_OBJ)
-        m |= K_OBJ_MASK;
-    return m;
+static inline uint64_t kw_mask(unsigned t) {
+    return K_ANY_MASK | ((t & T_NUM) ? K_NUM_MASK : 0) | ((t & T_STR) ? K_STR_MASK : 0) |
+           ((t & T_ARR) ? K_ARR_MASK : 0) | ((t & T_OBJ) ? K_OBJ_MASK : 0);
 }
 
 /* Annotation bitsets ("which properties / items were evaluated") live on the verdict's
@@ -2275,7 +2384,19 @@ static int v_string(vctx *c, const sch_node *n, int k, const json_t *j, const pa
 static int v_enum(vctx *c, const sch_node *n, const json_t *j, const path *ip,
                   const path *kp) {
     size_t i, cnt = json_array_size(n->enm);
-    for (i = 0; i < cnt; i++)
+    if (n->enum_strings) {
+        if (!json_is_string(j))
+            cnt = 0;
+        const char *s = json_string_value(j);
+        size_t len = json_string_length(j);
+        uint64_t w = cnt ? word8(s, len) : 0;
+        for (i = 0; i < cnt; i++)
+            if (n->enum_len[i] == len && n->enum_w8[i] == w &&
+                (len <= 8 || mem_eq(n->enum_s[i] + 8, s + 8, len - 8)))
+                return 1;
+        cnt = json_array_size(n->enm);
+    }
+    for (i = 0; i < cnt && !n->enum_strings; i++)
         if (sch_json_equal(j, json_array_get(n->enm, i)))
             return 1;
     return report(c, "enum", "enum", ip, kp, "value is not one of the %zu allowed values", cnt);
@@ -2361,7 +2482,7 @@ static int v_items(vctx *c, const sch_node *n, const json_t *j, const path *ip,
     const char *pkw = n->items_array ? "items" : "prefixItems";
     const char *rkw = n->items_array ? "additionalItems" : "items";
     int ok = 1;
-    path pk = {kp, pkw, strlen(pkw)};
+    path pk = {kp, pkw, n->items_array ? 5 : 11};
     for (size_t i = 0; i < np; i++) {
         path ii = {ip, NULL, i}, ki = {&pk, NULL, i};
         int r = v_node(c, n->prefix[i], json_array_get(j, i), &ii, &ki, NOEV);
@@ -2374,7 +2495,7 @@ static int v_items(vctx *c, const sch_node *n, const json_t *j, const path *ip,
     }
     if (!n->items || sz <= np)
         return ok;
-    path rk = {kp, rkw, strlen(rkw)};
+    path rk = {kp, rkw, n->items_array ? 15 : 5};
     if (n->items->boolean == B_FALSE) {
         int r = report(c, rkw, rkw, ip, kp, "array has %zu items, more than the %zu allowed",
                        sz, np);
@@ -2476,9 +2597,19 @@ static const sch_prop *find_prop(const sch_node *n, const char *k, size_t kl) {
         }
         return NULL;
     }
+    uint64_t w = word8(k, kl);
+    if (n->prop_perfect) {
+        uint8_t x = n->prop_perfect[prop_slot(w, kl, n->prop_mult, n->prop_shift)];
+        if (!x)
+            return NULL;
+        const sch_prop *p = &n->props[x - 1];
+        if (p->len == kl && p->w8 == w && (kl <= 8 || mem_eq(p->name + 8, k + 8, kl - 8)))
+            return p;
+        return NULL;
+    }
     for (size_t i = 0; i < n->nprops; i++) {
         const sch_prop *p = &n->props[i];
-        if (p->len == kl && memcmp(p->name, k, kl) == 0)
+        if (p->len == kl && p->w8 == w && (kl <= 8 || mem_eq(p->name + 8, k + 8, kl - 8)))
             return p;
     }
     return NULL;
@@ -2486,12 +2617,15 @@ static const sch_prop *find_prop(const sch_node *n, const char *k, size_t kl) {
 
 /* properties, patternProperties and additionalProperties in one pass over the instance. */
 static int v_prop(vctx *c, const sch_node *n, const char *k, size_t kl, const json_t *val,
-                  const path *ip, const path *kp, bool *matched) {
+                  const path *ip, const path *kp, bool *matched, uint64_t *seen) {
     path ik = {ip, k, kl};
     int ok = 1;
     const sch_prop *p = n->nprops ? find_prop(n, k, kl) : NULL;
     if (p) {
         *matched = true;
+        size_t idx = (size_t)(p - n->props);
+        if (idx < 64)
+            *seen |= 1ull << idx;
         path k1 = KW(kp, "properties"), k2 = {&k1, p->name, p->len};
         ok = v_node(c, p->node, val, &ik, &k2, NOEV);
         if (ok < 0 || (!ok && c->quiet))
@@ -2526,17 +2660,23 @@ static int v_props(vctx *c, const sch_node *n, const json_t *j, const path *ip,
                    const path *kp, size_t ev) {
     int ok = 1;
     size_t i = 0;
+    uint64_t seen = 0;
     for (void *it = json_object_iter((json_t *)j); it;
          it = json_object_iter_next((json_t *)j, it), i++) {
         bool matched = false;
         int r = v_prop(c, n, json_object_iter_key(it), json_object_iter_key_len(it),
-                       json_object_iter_value(it), ip, kp, &matched);
+                       json_object_iter_value(it), ip, kp, &matched, &seen);
         if (matched && ev != NOEV)
             bit_set(c, ev, i);
         if (r <= 0 && (ok = r) < 0)
             return r;
         if (!r && c->quiet)
             return 0;
+    }
+    if (n->req_in_props && (seen & n->req_mask) != n->req_mask) {
+        /* "required" folded into this pass; name the missing ones the slow way */
+        int r = v_required(c, &n->required, j, ip, kp, "required", NULL);
+        return r < 0 ? r : 0;
     }
     return ok;
 }
@@ -2816,6 +2956,10 @@ static int v_node(vctx *c, const sch_node *n, const json_t *j, const path *ip,
                                        "(recursive $ref that does not consume the instance?)");
     unsigned t = inst_type(j);
     uint64_t m = n->kw & kw_mask(t);
+    if ((m & KB(K_TYPE)) && (n->types & t)) /* the commonest keyword, settled inline */
+        m &= ~KB(K_TYPE);
+    if (!m)
+        return 1; /* leaves like {"type": "boolean"} end here */
     const scope *saved = c->sc;
     scope sc;
     if (c->s->has_dynamic && n->res != c->sc->res) {

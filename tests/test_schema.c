@@ -121,11 +121,12 @@ static void test_messages_name_the_value_and_the_limit(void **state) {
     rr_schema *s = compile("{\"properties\":{\"n\":{\"maximum\":5}},\"required\":[\"severity\"]}");
     rr_verdict *v = run(s, "{\"n\":7}");
     assert_int_equal(rr_verdict_finding_count(v), 2);
-    assert_string_equal(rr_verdict_finding_code(v, 0), "required");
-    assert_non_null(strstr(rr_verdict_finding_message(v, 0), "severity"));
-    assert_string_equal(rr_verdict_finding_code(v, 1), "maximum");
-    assert_non_null(strstr(rr_verdict_finding_message(v, 1), "7"));
-    assert_non_null(strstr(rr_verdict_finding_message(v, 1), "5"));
+    size_t req = strcmp(rr_verdict_finding_code(v, 0), "required") == 0 ? 0 : 1;
+    assert_string_equal(rr_verdict_finding_code(v, req), "required");
+    assert_non_null(strstr(rr_verdict_finding_message(v, req), "severity"));
+    assert_string_equal(rr_verdict_finding_code(v, 1 - req), "maximum");
+    assert_non_null(strstr(rr_verdict_finding_message(v, 1 - req), "7"));
+    assert_non_null(strstr(rr_verdict_finding_message(v, 1 - req), "5"));
     rr_verdict_free(v);
     rr_schema_free(s);
 }
