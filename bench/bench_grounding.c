@@ -5,6 +5,7 @@
  *
  * Usage: bench_grounding [iterations]   (default 20000)
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +14,18 @@
 #include "validate_grounding.h"
 #include "verdict.h"
 
-static const char *const vocab[] = {
-    "account", "billing", "invoice", "refund", "policy", "customer", "support", "ticket",
-    "payment", "card", "subscription", "plan", "upgrade", "premium", "access", "password",
-    "reset", "email", "address", "delivery", "order", "shipment", "warehouse", "return",
-    "window", "days", "business", "team", "manager", "request", "approval", "limit",
-    "balance", "transfer", "fee", "charge", "monthly", "annual", "discount", "coupon",
-    "the", "a", "of", "to", "in", "is", "and", "for", "with", "on", "by", "within", "after",
-    "before", "may", "can", "must", "will", "be", "are", "was", "each", "every", "their"};
+/* Text with English-like statistics: about 45% of tokens are stop words, content words
+ * come from a vocabulary of 2000 pronounceable pseudo-words with Zipf (1/rank)
+ * frequencies, and some tokens are capitalised names and numbers. */
+static const char *const stops[] = {"the", "a", "of", "to", "in", "is", "and", "for", "with",
+                                    "on", "by", "that", "it", "as", "are", "was", "be", "at",
+                                    "this", "from", "or", "an", "which", "their", "has"};
+static const char *const syl[] = {"ka", "lo", "mi", "ren", "sta", "tor", "vi", "dan", "pel",
+                                  "qu", "ser", "nor", "tha", "bri", "gen", "ul", "com", "par",
+                                  "ex", "ti", "ma", "ber", "ing", "ous", "al", "ic"};
 static const char *const names[] = {"Acme", "Berlin", "Stripe", "Visa", "Lisbon", "Zendesk",
-                                    "March", "Friday", "Europe", "Nordea"};
+                                    "March", "Friday", "Europe", "Nordea", "Ortega", "Kyoto"};
+#define NWORDS 2000
 
 typedef struct rng {
     uint64_t s;
@@ -34,18 +37,33 @@ static uint32_t next(rng *r) {
     return (uint32_t)(r->s >> 16);
 }
 
+/* Word k of the vocabulary: 2-3 syllables chosen by k's digits in base 26. */
+static void put_word(rr_buf *b, uint32_t k) {
+    uint32_t n = 2 + k % 2;
+    for (uint32_t i = 0; i < n; i++, k /= 26)
+        rr_buf_puts(b, syl[(k + i * 7) % RR_ARRAY_LEN(syl)]);
+}
+
+/* A Zipf-distributed rank in [0, NWORDS): inverse of the harmonic CDF, approximated. */
+static uint32_t zipf(rng *r) {
+    double u = (next(r) % 1000000) / 1000000.0;
+    double k = exp(u * log((double)NWORDS + 1.0)) - 1.0;
+    return (uint32_t)k % NWORDS;
+}
+
 static void sentence(rng *r, rr_buf *b) {
-    int words = 10 + (int)(next(r) % 10);
+    int words = 10 + (int)(next(r) % 12);
     for (int i = 0; i < words; i++) {
-        uint32_t x = next(r) % 20;
-        if (i == 0)
-            rr_buf_puts(b, "The");
-        else if (x == 0)
-            rr_buf_printf(b, " %u", next(r) % 1000);
-        else if (x == 1)
-            rr_buf_printf(b, " %s", names[next(r) % RR_ARRAY_LEN(names)]);
+        uint32_t x = next(r) % 100;
+        rr_buf_puts(b, i ? " " : "");
+        if (x < 45)
+            rr_buf_puts(b, i ? stops[next(r) % RR_ARRAY_LEN(stops)] : "The");
+        else if (x < 49)
+            rr_buf_printf(b, "%u", next(r) % 2000);
+        else if (x < 55)
+            rr_buf_puts(b, names[next(r) % RR_ARRAY_LEN(names)]);
         else
-            rr_buf_printf(b, " %s", vocab[next(r) % RR_ARRAY_LEN(vocab)]);
+            put_word(b, zipf(r));
     }
     rr_buf_puts(b, ". ");
 }

@@ -92,6 +92,11 @@ typedef struct claim_item {
     size_t start, end; /* first occurrence */
 } claim_item;
 
+typedef struct claim_ref {
+    size_t item0, nitems; /* in s->ci */
+    size_t c0, c1;        /* its citations: s->cites[c0..c1) */
+} claim_ref;
+
 struct rr_grounding {
     rr_alloc a;
     rr_grounding_config cfg; /* strings point at the owned copies below */
@@ -109,17 +114,18 @@ struct rr_grounding_scratch {
     rr_alloc a;
     pcre2_general_context *gctx;
     pcre2_match_data *md;
-    gtable ev, ids, seen;
-    uint64_t *bits; /* per evidence-table key: W words of evidence bitset */
-    uint64_t *tk, *ek; /* one passage's content-term and entity keys */
-    size_t captk, capek;
-    size_t nbits, capbits, words;
+    gtable ak;   /* the answer's keys (terms, bigrams, entities) -> index into bits */
+    gtable ids;  /* evidence id -> index */
+    uint64_t *bits; /* per answer key: `words` words of evidence bitset */
+    size_t nkeys, capbits, words;
     cite *cites;
     size_t ncites, capcites;
     cite_item *items;
     size_t nitems, capitems;
-    claim_item *ci;
+    claim_item *ci; /* every claim's distinct items, claim after claim */
     size_t nci, capci;
+    claim_ref *refs; /* parallel to claims */
+    size_t caprefs;
     uint32_t *cnt; /* 3 counters per evidence: terms, bigrams, facts */
     uint32_t *touched;
     uint64_t *cmask; /* evidence cited by the current claim */
@@ -275,7 +281,8 @@ static inline uint64_t bigram_key(uint64_t a, uint64_t b) { return mix(a, b); }
 typedef struct tok {
     size_t start, end;
     uint64_t term;  /* hash of the ASCII-lower-cased token (thousands separators dropped) */
-    uint64_t caps;  /* bit k set: byte k (of the first 64) was upper case */
+    uint64_t caps;  /* non-zero iff the token has a capital; which ones, hashed */
+    size_t n;       /* normalised length */
     uint32_t f;     /* T_* flags, stored once: byte-wise stores read back as one word
                        stall store forwarding in the hot loop */
 } tok;
@@ -286,7 +293,8 @@ enum {
     T_UPPER = 4,    /* starts with A-Z */
     T_ALLCAPS = 8,  /* >= 2 bytes, all A-Z/0-9, at least one letter */
     T_MIXED = 16,   /* letters and digits (identifier such as B2B, XJ220) */
-    T_STOP = 32     /* a stop word */
+    T_STOP = 32,    /* a stop word (set by lex_stop) */
+    T_LONG = 64     /* >= 3 bytes: long enough to be a content term */
 };
 
 /* Case-sensitive key of a token, derived from its lower-case hash and where its capitals
@@ -380,8 +388,33 @@ static inline uint64_t swar_upper(uint64_t x) {
     return a & ~b & ~x & 0x8080808080808080ull;
 }
 
+/* Tokens of up to 16 bytes (nearly all) with 16 readable bytes: two loads, no branch on
+ * the length, whose outcome varies token by token and would be mispredicted. */
+static inline bool lex_short(const unsigned char *p, size_t i, size_t end, size_t avail,
+                             lexacc *a) {
+    size_t n = end - i;
+    if (n > 16 || i + 16 > avail)
+        return false;
+    uint64_t x0, x1;
+    memcpy(&x0, p + i, 8);
+    memcpy(&x1, p + i + 8, 8);
+    unsigned b0 = n >= 8 ? 64 : (unsigned)(8 * n);
+    unsigned b1 = n <= 8 ? 0 : (unsigned)(8 * (n - 8));
+    x0 &= ~0ull >> (64 - b0);
+    x1 &= b1 ? ~0ull >> (64 - b1) : 0;
+    uint64_t u0 = swar_upper(x0), u1 = swar_upper(x1);
+    uint64_t h1 = fold8(a->h, x0 | (u0 >> 2)), c1 = fold8(a->caps, u0);
+    uint64_t h2 = fold8(h1, x1 | (u1 >> 2)), c2 = fold8(c1, u1);
+    a->h = n > 8 ? h2 : h1;
+    a->caps = n > 8 ? c2 : c1;
+    a->n += n;
+    return true;
+}
+
 static void lex_words(const unsigned char *p, size_t i, size_t end, size_t avail, lexacc *a,
                       bool upper) {
+    if (lex_short(p, i, end, avail, a))
+        return;
     for (; i + 8 <= end; i += 8) {
         uint64_t x;
         memcpy(&x, p + i, 8);
@@ -438,7 +471,7 @@ static size_t lex_slow(const unsigned char *p, size_t i, size_t end, lexacc *a,
  * Digits joined by '.' or ',' stay one number ("3.5", "1,000"); a thousands ',' is dropped
  * so "1,000" and "1000" match while "3.5" and "35" stay apart. `avail` is where the buffer
  * ends: whole-word loads may read up to it, past the token's `end`. */
-static void lex(const rr_grounding *g, const unsigned char *p, size_t i, size_t end,
+static void lex(const unsigned char *p, size_t i, size_t end,
                 size_t avail, tok *t) {
     const size_t start = i;
     const bool num = is_digit(p[i]);
@@ -466,6 +499,7 @@ static void lex(const rr_grounding *g, const unsigned char *p, size_t i, size_t 
         t->start = start;
         t->end = i;
         t->term = t->caps = 0;
+        t->n = i - start;
         t->f = 0;
         return;
     } else {
@@ -475,18 +509,27 @@ static void lex(const rr_grounding *g, const unsigned char *p, size_t i, size_t 
     size_t n = a.n;
     bool letters = seen & (C_LOWER | C_UPPER | C_HIGH);
     bool allcaps = !(seen & (C_LOWER | C_HIGH)) && letters && n >= 2;
-    uint64_t term = mix(a.h, n);
-    /* Non-short-circuit operators: these outcomes are coin tosses per word, branches on
-     * them would cost more than the work. */
-    bool stop = !num & (n >= 2) & (n <= g->max_stop) & stop_has(g, term);
-    bool content = num | ((n >= 3) & !stop);
     t->start = start;
     t->end = i;
-    t->term = term;
+    t->term = mix(a.h, n);
     t->caps = caps;
+    t->n = n;
     t->f = (num ? T_NUM : 0) | (is_upper(p[start]) ? T_UPPER : 0) | (allcaps ? T_ALLCAPS : 0) |
-           (!num && letters && (seen & C_DIGIT) ? T_MIXED : 0) | (stop ? T_STOP : 0) |
-           (content ? T_CONTENT : 0);
+           (!num && letters && (seen & C_DIGIT) ? T_MIXED : 0) | (n >= 3 ? T_LONG : 0);
+}
+
+/* Is the token a stop word? Kept out of lex(): reading evidence needs it only rarely. */
+static inline bool is_stop(const rr_grounding *g, const tok *t) {
+    /* Non-short-circuit operators: the outcome is a coin toss per word; branches on it
+     * would cost more than the work. */
+    return !(t->f & T_NUM) & (t->n >= 2) & (t->n <= g->max_stop) & stop_has(g, t->term);
+}
+
+/* Sets T_STOP and T_CONTENT. */
+static inline void lex_stop(const rr_grounding *g, tok *t) {
+    bool stop = is_stop(g, t);
+    bool content = (t->f & T_NUM) || ((t->f & T_LONG) && !stop);
+    t->f |= (stop ? T_STOP : 0) | (content ? T_CONTENT : 0);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -509,7 +552,7 @@ static bool stop_build(rr_grounding *g) {
         memcpy(w, stop_words[k], n);
         w[0] = (unsigned char)(w[0] & ~0x20);
         tok t;
-        lex(g, w, 0, n, n, &t);
+        lex(w, 0, n, n, &t); /* no lex_stop: the table is being built */
         longest = n > longest ? n : longest;
         bool placed = false;
         for (size_t d = 0; d < 2 && !placed; d++) {
@@ -640,11 +683,10 @@ void rr_grounding_scratch_free(rr_grounding_scratch *s) {
         return;
     pcre2_match_data_free(s->md);
     pcre2_general_context_free(s->gctx);
-    gt_free(s, &s->ev);
+    gt_free(s, &s->ak);
     gt_free(s, &s->ids);
-    gt_free(s, &s->seen);
-    void *bufs[] = {s->bits, s->tk,      s->ek,    s->cites, s->items,
-                    s->ci,   s->cnt,     s->touched, s->cmask, s->claims};
+    void *bufs[] = {s->bits, s->cites, s->items, s->ci,     s->refs,
+                    s->cnt,  s->touched, s->cmask, s->claims};
     for (size_t i = 0; i < RR_ARRAY_LEN(bufs); i++)
         rr_free(&s->a, bufs[i]);
     rr_alloc a = s->a;
@@ -656,103 +698,70 @@ const rr_grounding_result *rr_grounding_result_of(const rr_grounding_scratch *s)
 }
 
 /* ---------------------------------------------------------------------------------------
- * Evidence index: every content term, bigram of consecutive content terms, and
- * case-sensitive capitalised word or identifier -> the set of passages holding it.
+ * Evidence: the answer's keys are collected first; each passage is then read once and
+ * marks, in the key's bitset, the keys it holds. Looking up in a small table of the
+ * answer's keys costs less than indexing every passage, and memory follows the answer.
  * ------------------------------------------------------------------------------------- */
 
-/* With up to 64 passages the bitset lives in the slot itself; beyond, the slot holds the
- * offset of its words in s->bits. */
 static inline void ev_mark(rr_grounding_scratch *s, uint64_t key, size_t e) {
-    bool fresh;
-    gslot *sl = gt_put(s, &s->ev, key, &fresh);
-    if (!sl)
-        return;
-    if (s->words == 1) {
-        sl->val |= 1ull << e;
-        return;
-    }
-    if (fresh) {
-        if (!grow(s, (void **)&s->bits, &s->capbits, s->nbits + s->words, sizeof *s->bits))
-            return;
-        sl->val = s->nbits;
-        memset(s->bits + s->nbits, 0, s->words * sizeof *s->bits);
-        s->nbits += s->words;
-    }
-    s->bits[sl->val + e / 64] |= 1ull << (e % 64);
+    const gslot *sl = gt_find(&s->ak, key);
+    if (sl)
+        s->bits[(uint32_t)sl->val * s->words + e / 64] |= 1ull << (e % 64);
 }
 
-/* The common case (<= 64 passages): the bitset is the slot's value, and the caller has
- * reserved room, so this is one probe loop with no growth check. */
-static inline void ev_mark1(gtable *t, uint64_t key, uint64_t bit) {
-    uint64_t tag = gt_tag(t, key);
-    size_t m = t->cap - 1;
-    for (size_t i = gt_home(tag, t->cap);; i = (i + 1) & m) {
-        gslot *sl = &t->slots[i];
-        bool same = sl->tag == tag, empty = (sl->tag & GEN_MASK) != t->gen;
-        if (same | empty) {
-            sl->val = (same ? sl->val : 0) | bit;
-            sl->tag = tag;
-            t->n += empty;
-            return;
-        }
-    }
-}
-
-/* Two passes: tokenise into key arrays (appending without branching on what each token
- * is), then insert. */
-static void ev_index_one(const rr_grounding *g, rr_grounding_scratch *s, const char *text,
-                         size_t len, size_t e) {
+/* Bigrams are of consecutive content terms; one whose first term is not an answer term
+ * cannot be an answer bigram, so only answer terms are carried forward. */
+static void ev_scan_one(const rr_grounding *g, rr_grounding_scratch *s, const char *text,
+                        size_t len, size_t e) {
     const unsigned char *p = (const unsigned char *)text;
-    size_t need = len / 2 + 2; /* tokens are >= 1 byte and separated by >= 1 byte */
-    if (!grow(s, (void **)&s->tk, &s->captk, need, sizeof *s->tk) ||
-        !grow(s, (void **)&s->ek, &s->capek, need, sizeof *s->ek))
-        return;
-    size_t nt = 0, ne = 0;
+    uint64_t prev = 0;
+    bool have_prev = false;
     for (size_t i = 0; i < len;) {
         if (!is_word_byte(p, i, len)) {
             i += seq_len(p, i, len);
             continue;
         }
         tok t;
-        lex(g, p, i, len, len, &t);
+        lex(p, i, len, len, &t);
         i = t.end;
-        s->tk[nt] = t.term;
-        nt += (t.f & T_CONTENT) != 0;
-        s->ek[ne] = ent_key(&t);
-        ne += (t.f & (T_UPPER | T_MIXED)) != 0;
-    }
-    size_t adds = 2 * nt + ne;
-    while ((s->ev.n + adds + 1) * 2 > s->ev.cap)
-        if (!gt_rehash(s, &s->ev))
-            return;
-    if (s->words == 1) {
-        uint64_t bit = 1ull << e;
-        for (size_t k = 0; k < nt; k++) {
-            ev_mark1(&s->ev, s->tk[k], bit);
-            if (k)
-                ev_mark1(&s->ev, bigram_key(s->tk[k - 1], s->tk[k]), bit);
+        if (t.f & (T_UPPER | T_MIXED))
+            ev_mark(s, ent_key(&t), e);
+        if (!(t.f & (T_NUM | T_LONG)))
+            continue;
+        const gslot *sl = gt_find(&s->ak, t.term);
+        if (!sl) {
+            /* Not an answer term: a stop word leaves the bigram chain as it is, any other
+             * term breaks it; only then does being a stop word matter. */
+            if (have_prev && !is_stop(g, &t))
+                have_prev = false;
+            continue;
         }
-        for (size_t k = 0; k < ne; k++)
-            ev_mark1(&s->ev, s->ek[k], bit);
-        return;
+        s->bits[(uint32_t)sl->val * s->words + e / 64] |= 1ull << (e % 64);
+        if (have_prev)
+            ev_mark(s, bigram_key(prev, t.term), e);
+        prev = t.term;
+        have_prev = true;
     }
-    for (size_t k = 0; k < nt && !s->oom; k++) {
-        ev_mark(s, s->tk[k], e);
-        if (k)
-            ev_mark(s, bigram_key(s->tk[k - 1], s->tk[k]), e);
-    }
-    for (size_t k = 0; k < ne && !s->oom; k++)
-        ev_mark(s, s->ek[k], e);
 }
 
-static int ev_index(const rr_grounding *g, rr_grounding_scratch *s, const rr_evidence_ref *ev,
-                    size_t nev) {
-    gt_clear(&s->ev);
+static int ev_scan(const rr_grounding *g, rr_grounding_scratch *s, const rr_evidence_ref *ev,
+                   size_t nev) {
+    size_t n = s->nkeys * s->words;
+    size_t cap = s->capbits;
+    if (!grow(s, (void **)&s->bits, &cap, n + 1, sizeof *s->bits))
+        return RR_ENOMEM;
+    s->capbits = cap;
+    memset(s->bits, 0, n * sizeof *s->bits);
+    if (s->nkeys == 0)
+        return RR_OK;
+    for (size_t e = 0; e < nev; e++)
+        ev_scan_one(g, s, ev[e].text, ev[e].len, e);
+    return RR_OK;
+}
+
+static int ids_index(rr_grounding_scratch *s, const rr_evidence_ref *ev, size_t nev) {
     gt_clear(&s->ids);
-    s->nbits = 0;
-    s->words = (nev + 63) / 64;
     for (size_t e = 0; e < nev && !s->oom; e++) {
-        ev_index_one(g, s, ev[e].text, ev[e].len, e);
         if (!ev[e].id)
             continue;
         bool fresh;
@@ -1078,6 +1087,7 @@ typedef struct run {
     double sum;
     bool any_below_claim_min;
     uint64_t t0;
+    uint32_t segno; /* sentences collected so far */
 } run;
 
 /* Formats straight into the verdict: one printf per finding, none once the verdict is full. */
@@ -1091,18 +1101,18 @@ typedef struct run {
         }                                                                                  \
     } while (0)
 
-/* Read the segment's citations into s->cmask; report ids naming no passage. */
-static bool seg_citations(run *r, const seg *sg) {
+/* Count the segment's citations, report ids naming no passage; *c1 gets the end of its
+ * citations. Returns whether one names a given passage. */
+static bool seg_citations(run *r, const seg *sg, size_t *c1) {
     rr_grounding_scratch *s = r->s;
-    memset(s->cmask, 0, s->words * sizeof *s->cmask);
     bool cited = false;
-    for (size_t c = sg->c0; c < s->ncites && s->cites[c].start < sg->end; c++) {
+    size_t c = sg->c0;
+    for (; c < s->ncites && s->cites[c].start < sg->end; c++) {
         const cite *m = &s->cites[c];
         for (uint32_t k = 0; k < m->nitems; k++) {
             const cite_item *it = &s->items[m->item0 + k];
             r->s->res.citations++;
             if (it->ev >= 0) {
-                s->cmask[it->ev / 64] |= 1ull << (it->ev % 64);
                 cited = true;
                 continue;
             }
@@ -1111,15 +1121,40 @@ static bool seg_citations(run *r, const seg *sg) {
                     "citation names no evidence passage given (%zu given)", r->nev);
         }
     }
+    *c1 = c;
     return cited;
 }
 
+/* The passages the claim cites, as a bitset in s->cmask. */
+static void claim_mask(rr_grounding_scratch *s, const claim_ref *ref) {
+    memset(s->cmask, 0, s->words * sizeof *s->cmask);
+    for (size_t c = ref->c0; c < ref->c1; c++)
+        for (uint32_t k = 0; k < s->cites[c].nitems; k++) {
+            int64_t e = s->items[s->cites[c].item0 + k].ev;
+            if (e >= 0)
+                s->cmask[e / 64] |= 1ull << (e % 64);
+        }
+}
+
+/* An answer key's slot value: the sentence that last used it (upper half), so one probe
+ * both collects the key and tells whether this sentence already counted it, and the
+ * key's index into s->bits (lower half). */
 static void claim_add(run *r, uint64_t key, uint32_t kind, size_t a, size_t b) {
     rr_grounding_scratch *s = r->s;
     bool fresh;
-    gslot *sl = gt_put(s, &s->seen, key ^ ((uint64_t)kind << 48), &fresh);
-    if (!sl || !fresh)
+    gslot *sl = gt_put(s, &s->ak, key, &fresh);
+    if (!sl)
         return;
+    uint64_t stamp = (uint64_t)r->segno << 32;
+    if (fresh && s->nkeys >= UINT32_MAX) {
+        s->oom = true;
+        return;
+    }
+    if (fresh)
+        sl->val = stamp | s->nkeys++;
+    else if ((sl->val & ~0xFFFFFFFFull) == stamp)
+        return;
+    sl->val = stamp | (uint32_t)sl->val;
     if (!grow(s, (void **)&s->ci, &s->capci, s->nci + 1, sizeof *s->ci))
         return;
     s->ci[s->nci++] = (claim_item){key, kind, a, b};
@@ -1129,8 +1164,7 @@ static void claim_add(run *r, uint64_t key, uint32_t kind, size_t a, size_t b) {
 static void seg_items(run *r, const seg *sg) {
     rr_grounding_scratch *s = r->s;
     const unsigned char *p = r->p;
-    s->nci = 0;
-    gt_clear(&s->seen);
+    r->segno++;
     uint64_t prev = 0;
     bool have_prev = false, first = true;
     size_t c = sg->c0, nc = cite_start(s, c);
@@ -1146,7 +1180,8 @@ static void seg_items(run *r, const seg *sg) {
             continue;
         }
         tok t;
-        lex(r->g, p, i, lim, r->len, &t);
+        lex(p, i, lim, r->len, &t);
+        lex_stop(r->g, &t);
         i = t.end;
         bool ent = !(t.f & T_NUM) && ((t.f & (T_MIXED | T_ALLCAPS)) ||
                                       ((t.f & T_UPPER) && !first && !(t.f & T_STOP) &&
@@ -1183,11 +1218,16 @@ static inline void tally_hit(tally *t, uint32_t kind) {
     t->hf += (kind & (K_NUM | K_ENT)) != 0;
 }
 
+/* The passages holding `key`, or NULL when none does. */
 static const uint64_t *ev_bits(const rr_grounding_scratch *s, uint64_t key) {
-    const gslot *sl = gt_find(&s->ev, key);
+    const gslot *sl = gt_find(&s->ak, key);
     if (!sl)
         return NULL;
-    return s->words == 1 ? &sl->val : s->bits + sl->val;
+    const uint64_t *m = s->bits + (uint32_t)sl->val * s->words;
+    for (size_t w = 0; w < s->words; w++)
+        if (m[w])
+            return m;
+    return NULL;
 }
 
 static void fact_missing(run *r, const claim_item *it, size_t nclaim) {
@@ -1226,11 +1266,12 @@ static void score_best(run *r, tally base, rr_grounding_claim *cl, size_t ntouch
     }
 }
 
-static void claim_score(run *r, bool cited, rr_grounding_claim *cl, size_t nclaim) {
+static void claim_score(run *r, const claim_ref *ref, rr_grounding_claim *cl, size_t nclaim) {
     rr_grounding_scratch *s = r->s;
+    const bool cited = cl->cited;
     tally t = {0};
     size_t ntouched = 0;
-    for (size_t i = 0; i < s->nci; i++) {
+    for (size_t i = ref->item0; i < ref->item0 + ref->nitems; i++) {
         const claim_item *it = &s->ci[i];
         t.nu += (it->kind & K_TERM) != 0;
         t.nb += (it->kind & K_BIGRAM) != 0;
@@ -1273,32 +1314,46 @@ static void claim_score(run *r, bool cited, rr_grounding_claim *cl, size_t nclai
             cl->evidence = (int64_t)(w * 64 + (size_t)__builtin_ctzll(s->cmask[w]));
 }
 
-static bool has_claim_content(const rr_grounding_scratch *s) {
-    for (size_t i = 0; i < s->nci; i++)
+static bool has_claim_content(const rr_grounding_scratch *s, size_t from) {
+    for (size_t i = from; i < s->nci; i++)
         if (s->ci[i].kind & (K_TERM | K_ENT))
             return true;
     return false;
 }
 
-static void seg_claim(run *r, const seg *sg) {
+/* First pass over a sentence: citations, and for a claim its items. */
+static void seg_collect(run *r, const seg *sg) {
     rr_grounding_scratch *s = r->s;
-    const rr_grounding_config *cfg = &r->g->cfg;
-    bool cited = seg_citations(r, sg);
+    size_t c1;
+    bool cited = seg_citations(r, sg, &c1);
     if (sg->question) {
         s->res.questions++;
         return;
     }
+    size_t item0 = s->nci;
     seg_items(r, sg);
-    if (s->oom || !has_claim_content(s))
+    if (s->oom || !has_claim_content(s, item0)) {
+        s->nci = item0; /* its keys stay in s->ak, harmlessly */
         return;
-    if (!grow(s, (void **)&s->claims, &s->capclaims, s->res.nclaims + 1, sizeof *s->claims))
+    }
+    size_t n = s->res.nclaims;
+    if (!grow(s, (void **)&s->claims, &s->capclaims, n + 1, sizeof *s->claims) ||
+        !grow(s, (void **)&s->refs, &s->caprefs, n + 1, sizeof *s->refs))
         return;
-    size_t n = s->res.nclaims++;
+    s->claims[n] = (rr_grounding_claim){.start = sg->start, .end = sg->end, .cited = cited};
+    s->refs[n] = (claim_ref){item0, s->nci - item0, sg->c0, c1};
+    s->res.nclaims++;
+}
+
+/* Second pass, once the evidence has been read: score the claim, report. */
+static void claim_judge(run *r, size_t n) {
+    rr_grounding_scratch *s = r->s;
+    const rr_grounding_config *cfg = &r->g->cfg;
     rr_grounding_claim *cl = &s->claims[n];
-    *cl = (rr_grounding_claim){.start = sg->start, .end = sg->end, .cited = cited};
-    claim_score(r, cited, cl, n + 1);
+    claim_mask(s, &s->refs[n]);
+    claim_score(r, &s->refs[n], cl, n + 1);
     r->sum += cl->support;
-    if (cited)
+    if (cl->cited)
         s->res.cited_claims++;
     if (cfg->claim_support_min > 0 && cl->support < cfg->claim_support_min)
         r->any_below_claim_min = true;
@@ -1306,7 +1361,7 @@ static void seg_claim(run *r, const seg *sg) {
         FINDING(r, "unsupported_claim", cl->start, cl->end,
                 "claim %zu: support %.2f below %.2f (%u terms, %u of %u facts found)", n + 1,
                 cl->support, cfg->support_min, cl->terms, cl->facts_found, cl->facts);
-    if (cfg->require_citations && !cited)
+    if (cfg->require_citations && !cl->cited)
         FINDING(r, "uncited_claim", cl->start, cl->end,
                 "claim %zu cites no evidence passage given", n + 1);
 }
@@ -1349,6 +1404,21 @@ static bool reserve_per_evidence(rr_grounding_scratch *s, size_t nev) {
     return grow(s, (void **)&s->cmask, &s->capwords, words + 1, sizeof *s->cmask);
 }
 
+static void collect(run *r) {
+    rr_grounding_scratch *s = r->s;
+    gt_clear(&s->ak);
+    s->nkeys = s->nci = 0;
+    s->words = (r->nev + 63) / 64;
+    size_t ci = 0;
+    for (size_t pos = 0; pos < r->len && r->rc == RR_OK && !s->oom;) {
+        seg sg;
+        next_seg(s, r->p, r->len, pos, &ci, &sg);
+        if (sg.start < sg.end)
+            seg_collect(r, &sg);
+        pos = sg.next > pos ? sg.next : pos + 1;
+    }
+}
+
 static void decide(run *r) {
     rr_grounding_scratch *s = r->s;
     const rr_grounding_config *cfg = &r->g->cfg;
@@ -1383,22 +1453,18 @@ int rr_grounding_check(const rr_grounding *g, rr_grounding_scratch *s, const cha
     s->oom = false;
     memset(&s->res, 0, sizeof s->res);
     run r = {g, s, (const unsigned char *)(answer ? answer : ""), len, ev, nev, v, RR_OK, 0, false,
-             v ? rr_now_ns() : 0};
-    if (!reserve_per_evidence(s, nev) || ev_index(g, s, ev, nev) != RR_OK)
+             v ? rr_now_ns() : 0, 0};
+    if (!reserve_per_evidence(s, nev) || ids_index(s, ev, nev) != RR_OK)
         return rr_err(err, RR_ENOMEM, "grounding: out of memory");
     rc = find_citations(g, s, r.len ? answer : "", len, ev, nev);
     if (rc == RR_ELIMIT)
         return rr_err(err, rc, "grounding: citation_pattern hit a PCRE2 match or depth limit");
     if (rc != RR_OK)
         return rr_err(err, rc, "grounding: out of memory");
-    size_t ci = 0;
-    for (size_t pos = 0; pos < len && r.rc == RR_OK && !s->oom;) {
-        seg sg;
-        next_seg(s, r.p, len, pos, &ci, &sg);
-        if (sg.start < sg.end)
-            seg_claim(&r, &sg);
-        pos = sg.next > pos ? sg.next : pos + 1;
-    }
+    collect(&r);
+    if (!s->oom && r.rc == RR_OK && ev_scan(g, s, ev, nev) == RR_OK)
+        for (size_t n = 0; n < s->res.nclaims && r.rc == RR_OK; n++)
+            claim_judge(&r, n);
     if (s->oom || r.rc == RR_ENOMEM)
         return rr_err(err, RR_ENOMEM, "grounding: out of memory");
     if (r.rc != RR_OK)
