@@ -109,6 +109,9 @@ int rr_verdict_add(struct rr_verdict *v, const char *validator, const char *code
     int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     size_t mlen = n < 0 ? 0 : ((size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n);
+    /* Messages quote values, possibly cut short: keep the JSON record valid UTF-8. */
+    for (size_t at = 0; (at += rr_utf8_check(msg + at, mlen - at)) < mlen; at++)
+        msg[at] = '?';
     ok = ok && pool_put(v, msg, mlen, &f->msg_off, &f->msg_len);
     if (!ok) {
         v->pool.oom = false;

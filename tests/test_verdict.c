@@ -101,6 +101,20 @@ static void test_json_record_is_valid_json_with_every_field(void **state) {
     rr_verdict_free(v);
 }
 
+static void test_message_cut_inside_a_character_keeps_json_valid(void **state) {
+    (void)state;
+    rr_verdict *v = new_verdict();
+    /* "\xc3\xa9" cut after its first byte, and a stray byte from an error text */
+    rr_verdict_add(v, "schema", "x", "", "", 0, "", 0, -1, -1, "%.*s|\xde", 3, "ab\xc3\xa9");
+    assert_string_equal(rr_verdict_finding_message(v, 0), "ab?|?");
+    size_t len;
+    const char *js = rr_verdict_json(v, &len);
+    json_t *j = json_loadb(js, len, 0, NULL);
+    assert_non_null(j);
+    json_decref(j);
+    rr_verdict_free(v);
+}
+
 static void test_json_is_rebuilt_after_change(void **state) {
     (void)state;
     rr_verdict *v = new_verdict();
@@ -192,6 +206,7 @@ int main(void) {
         cmocka_unit_test(test_finding_fields_round_trip),
         cmocka_unit_test(test_findings_past_the_cap_are_counted_not_stored),
         cmocka_unit_test(test_json_record_is_valid_json_with_every_field),
+        cmocka_unit_test(test_message_cut_inside_a_character_keeps_json_valid),
         cmocka_unit_test(test_json_is_rebuilt_after_change),
         cmocka_unit_test(test_reset_verdict_refills_without_allocating),
         cmocka_unit_test(test_failing_allocator_reports_enomem),
