@@ -3433,24 +3433,40 @@ int rr_schema_validate(const rr_schema *s, const char *instance, size_t len, rr_
  * flag) knows; PCRE2 accepts more, e.g. \a or \Z. */
 int rr_schema_regex_ok(const rr_alloc *a, const char *s, size_t len) {
     for (size_t i = 0; i + 1 < len; i++) {
-        if (s[i] != '\\')
-            continue;
-        char e = s[++i];
-        if (((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z')) && !strchr("dDwWsSbBfnrtvcxukpP0", e))
-            return 0;
+        if (s[i] == '\\') {
+            char e = s[++i];
+            if (((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z')) &&
+                !strchr("dDwWsSbBfnrtvcxukpP0", e))
+                return 0;
+        } else if (s[i] == '(' && s[i + 1] == '?') {
+            /* PCRE/Python-only groups: (?P...), (?#...), global flags like (?i) */
+            size_t k = i + 2;
+            if (k < len && (s[k] == 'P' || s[k] == '#'))
+                return 0;
+            while (k < len && s[k] >= 'a' && s[k] <= 'z')
+                k++;
+            if (k > i + 2 && k < len && s[k] == ')')
+                return 0;
+        }
     }
     pcre2_general_context *g = pcre2_general_context_create(pcre_malloc, pcre_free, (void *)a);
     pcre2_compile_context *cc_ = g ? pcre2_compile_context_create(g) : NULL;
-    if (!cc_) {
+    rr_buf b;
+    rr_buf_init(&b, a);
+    if (!cc_ || !regex_translate(&b, s, len)) {
+        rr_buf_free(&b);
+        pcre2_compile_context_free(cc_);
         pcre2_general_context_free(g);
         return RR_ENOMEM;
     }
     pcre2_set_compile_extra_options(cc_, PCRE2_EXTRA_ALT_BSUX);
     int ec;
     PCRE2_SIZE eoff;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)s, len, PCRE2_UTF | PCRE2_ALT_BSUX, &ec, &eoff, cc_);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)(b.p ? b.p : ""), b.len, PCRE2_UTF | PCRE2_ALT_BSUX,
+                                   &ec, &eoff, cc_);
     int ok = re != NULL;
     pcre2_code_free(re);
+    rr_buf_free(&b);
     pcre2_compile_context_free(cc_);
     pcre2_general_context_free(g);
     return ok;
