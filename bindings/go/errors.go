@@ -54,7 +54,12 @@ type Error struct {
 	Line       int
 	Column     int
 	ExprColumn int
+	cause      error // what made a run abort (e.g. context.Canceled), for errors.Is
 }
+
+// Unwrap returns what made a run abort, when that was a Go error (a cancelled context, or
+// the error a callback returned to stop the run).
+func (e *Error) Unwrap() error { return e.cause }
 
 func (e *Error) Error() string {
 	if e.Line > 0 {
@@ -66,7 +71,7 @@ func (e *Error) Error() string {
 // Is makes errors.Is(err, routeright.ErrPolicy) true for every error with that code.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Message == "" && t.Code == e.Code
+	return ok && t.Message == "" && t.Pointer == "" && t.Code == e.Code
 }
 
 // Sentinels for errors.Is: they match any *Error with the same code.

@@ -1,5 +1,6 @@
 /* C helpers of the Go binding; see rrgo.h. */
 #include "rrgo.h"
+#include "_cgo_export.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,10 @@ void rrgo_scratch_free(rrgo_scratch *s) {
 	rr_request_free(s->req);
 	free(s->buf);
 	free(s->lists);
+	rr_outcome_free(s->outcome);
+	rr_verdict_free(s->verdict);
+	free(s->model_out);
+	free(s->tool_out);
 	free(s);
 }
 
@@ -112,4 +117,48 @@ const char **rrgo_view_lists(rrgo_scratch *s) {
 		n += 2;
 	}
 	return out;
+}
+
+// The exported Go functions take non-const pointers; these give rr_callbacks the exact
+// types it declares.
+static int rrgo_call_model_shim(void *ud, const rr_model_call *c, rr_model_result *r) {
+	return rrgoCallModel(ud, (rr_model_call *)c, r);
+}
+static int rrgo_call_tool_shim(void *ud, const rr_tool_call *c, rr_tool_result *r) {
+	return rrgoCallTool(ud, (rr_tool_call *)c, r);
+}
+static int rrgo_on_event_shim(void *ud, const char *json, size_t len) {
+	return rrgoOnEvent(ud, (char *)json, len);
+}
+static uint64_t rrgo_now_shim(void *ud) {
+	return rrgoNowNS(ud);
+}
+
+rr_callbacks *rrgo_callbacks(rrgo_scratch *s, uintptr_t handle, int tool, int event, int now) {
+	rr_callbacks z = RR_CALLBACKS_INIT;
+	s->cb = z;
+	s->cb.user_data = (void *)handle;
+	s->cb.call_model = rrgo_call_model_shim;
+	s->cb.call_tool = tool ? rrgo_call_tool_shim : NULL;
+	s->cb.on_event = event ? rrgo_on_event_shim : NULL;
+	s->cb.now_ns = now ? rrgo_now_shim : NULL;
+	return &s->cb;
+}
+
+rr_verdict *rrgo_verdict(rrgo_scratch *s) {
+	if (!s->verdict && rr_verdict_new(&s->verdict, NULL) != RR_OK)
+		return NULL;
+	return s->verdict;
+}
+
+char *rrgo_buf_reserve(char **buf, size_t *cap, size_t need) {
+	if (need > *cap) {
+		size_t n = need < 1024 ? 1024 : need * 2;
+		char *p = realloc(*buf, n);
+		if (!p)
+			return NULL;
+		*buf = p;
+		*cap = n;
+	}
+	return *buf;
 }

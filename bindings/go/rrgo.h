@@ -31,6 +31,11 @@ typedef struct rrgo_scratch {
 	size_t cap;
 	const char **lists; // the decision's tools, validators and escalation pairs
 	size_t lists_cap;
+	rr_outcome *outcome; // reused by rr_run
+	rr_verdict *verdict; // reused by rr_validate, created on first use
+	rr_callbacks cb;
+	char *model_out, *tool_out; // callback outputs, copied here so C may read them later
+	size_t model_out_cap, tool_out_cap;
 } rrgo_scratch;
 
 rrgo_scratch *rrgo_scratch_new(void);
@@ -43,5 +48,12 @@ int rrgo_add_evidence(rrgo_scratch *s, const char *id, size_t idlen, const char 
 int rrgo_set_conversation(rrgo_scratch *s, const char *c, size_t clen);
 void rrgo_view_fill(const rr_decision *d, rrgo_view *v);
 const char **rrgo_view_lists(rrgo_scratch *s);
+
+// Point the scratch's callbacks at the Go trampolines; `handle` is the run's cgo.Handle.
+rr_callbacks *rrgo_callbacks(rrgo_scratch *s, uintptr_t handle, int tool, int event, int now);
+// The scratch's verdict, created on first use (NULL on ENOMEM).
+rr_verdict *rrgo_verdict(rrgo_scratch *s);
+// Output buffers the Go callbacks copy into: C may read them after the callback returns.
+char *rrgo_buf_reserve(char **buf, size_t *cap, size_t need);
 
 #endif

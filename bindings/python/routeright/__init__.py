@@ -12,11 +12,17 @@ from .errors import (CallbackError, DataError, InvalidArgumentError, LimitError,
                      NotFoundError, OutOfMemoryError, PolicyError, RangeError, RequestError,
                      RouteRightError, RouteRightIOError, SchemaError, StateError, VersionError)
 from .router import KINDS, Decision, Router
+from .run import (Abort, Attempt, CallbackFailure, Finding, ModelCall, ModelResult, Outcome,
+                  Retriable, ToolCall, ToolResult, Verdict)
+from .schema import DRAFT_07, DRAFT_2019_09, DRAFT_2020_12, Schema
 
 __version__ = "1.0.0"
 
 __all__ = [
     "Router", "Decision", "KINDS", "has", "library_path", "library_version",
+    "ModelCall", "ModelResult", "ToolCall", "ToolResult", "Retriable", "Abort", "Attempt",
+    "Outcome", "CallbackFailure", "Finding", "Verdict", "Schema", "DRAFT_2020_12",
+    "DRAFT_2019_09", "DRAFT_07",
     "RouteRightError", "InvalidArgumentError", "OutOfMemoryError", "RouteRightIOError",
     "PolicyError", "RequestError", "LimitError", "SchemaError", "NotFoundError", "RangeError",
     "VersionError", "CallbackError", "ModelError", "DataError", "StateError",

@@ -34,6 +34,8 @@ __all__ = ["lib", "has", "RRError", "RouterOptions", "load_library", "library_pa
 RR_ERROR_VERSION = 1
 RR_ROUTER_OPTIONS_VERSION = 1
 RR_SCHEMA_OPTIONS_VERSION = 1
+RR_CALLBACKS_VERSION = 1
+RR_MODEL_RESULT_VERSION = 1
 
 
 class RRError(Structure):
@@ -63,6 +65,7 @@ class RouterOptions(Structure):
         ("regex_match_limit", c_uint32),
         ("regex_depth_limit", c_uint32),
         ("base_dir", c_char_p),
+        ("max_output_bytes", c_uint64),
     ]
 
 
@@ -77,6 +80,89 @@ class SchemaOptions(Structure):
         ("max_depth", c_uint32),
         ("max_instance_bytes", c_uint64),
         ("registry", c_void_p),
+    ]
+
+
+class ModelCallC(Structure):
+    """Mirror of `rr_model_call`."""
+
+    _fields_ = [
+        ("version", c_uint32),
+        ("attempt", c_uint32),
+        ("route", c_char_p),
+        ("route_version", c_char_p),
+        ("model", c_char_p),
+        ("prompt", c_char_p),
+        ("output_mode", c_char_p),
+        ("schema_json", c_char_p),
+        ("tools", POINTER(c_char_p)),
+        ("ntools", c_size_t),
+        ("context_tokens", c_int64),
+        ("max_output_tokens", c_int64),
+        ("text", c_void_p),
+        ("text_len", c_size_t),
+        ("previous_failure", c_char_p),
+        ("previous_findings", c_char_p),
+        ("tool_results", c_char_p),
+        ("request", c_void_p),
+    ]
+
+
+class ModelResultC(Structure):
+    """Mirror of `rr_model_result`."""
+
+    _fields_ = [
+        ("version", c_uint32),
+        ("output", c_void_p),
+        ("output_len", c_size_t),
+        ("input_tokens", c_int64),
+        ("output_tokens", c_int64),
+        ("latency_ms", c_double),
+        ("confidence", c_double),
+    ]
+
+
+class ToolCallC(Structure):
+    """Mirror of `rr_tool_call`."""
+
+    _fields_ = [
+        ("version", c_uint32),
+        ("attempt", c_uint32),
+        ("tool", c_char_p),
+        ("route", c_char_p),
+        ("text", c_void_p),
+        ("text_len", c_size_t),
+        ("request", c_void_p),
+    ]
+
+
+class ToolResultC(Structure):
+    """Mirror of `rr_tool_result`."""
+
+    _fields_ = [
+        ("version", c_uint32),
+        ("output", c_void_p),
+        ("output_len", c_size_t),
+        ("latency_ms", c_double),
+    ]
+
+
+CALL_MODEL_FN = ctypes.CFUNCTYPE(c_int, c_void_p, POINTER(ModelCallC), POINTER(ModelResultC))
+CALL_TOOL_FN = ctypes.CFUNCTYPE(c_int, c_void_p, POINTER(ToolCallC), POINTER(ToolResultC))
+ON_EVENT_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
+NOW_NS_FN = ctypes.CFUNCTYPE(c_uint64, c_void_p)
+
+
+class CallbacksC(Structure):
+    """Mirror of `rr_callbacks`."""
+
+    _fields_ = [
+        ("version", c_uint32),
+        ("user_data", c_void_p),
+        ("call_model", CALL_MODEL_FN),
+        ("call_tool", CALL_TOOL_FN),
+        ("on_event", ON_EVENT_FN),
+        ("now_ns", NOW_NS_FN),
     ]
 
 
@@ -164,6 +250,35 @@ _OPTIONAL = {
     "rr_schema_new": (c_int, [PP, c_char_p, c_size_t, POINTER(SchemaOptions), ERR]),
     "rr_schema_free": (None, [P]),
     "rr_schema_validate": (c_int, [P, c_char_p, c_size_t, P, ERR]),
+    "rr_validate": (c_int, [P, P, c_char_p, c_size_t, P, P, ERR]),
+    "rr_decision_add_usage": (c_int, [P, c_int64, c_int64, c_double]),
+    "rr_decision_attempt": (c_uint32, [P]),
+    "rr_decision_total_cost_usd": (c_double, [P]),
+    "rr_decision_total_latency_ms": (c_double, [P]),
+    "rr_escalate": (c_int, [P, P, c_char_p, c_int, PP, ERR]),
+    "rr_escalate_verdict": (c_int, [P, P, P, PP, ERR]),
+    "rr_run": (c_int, [P, P, POINTER(CallbacksC), PP, ERR]),
+    "rr_outcome_free": (None, [P]),
+    "rr_outcome_kind": (STR, [P]),
+    "rr_outcome_text": (P, [P, SZP]),
+    "rr_outcome_route": (STR, [P]),
+    "rr_outcome_model": (STR, [P]),
+    "rr_outcome_reason": (STR, [P]),
+    "rr_outcome_attempt_count": (c_size_t, [P]),
+    "rr_outcome_attempt_route": (STR, [P, c_size_t]),
+    "rr_outcome_attempt_model": (STR, [P, c_size_t]),
+    "rr_outcome_attempt_status": (STR, [P, c_size_t]),
+    "rr_outcome_attempt_failure": (STR, [P, c_size_t]),
+    "rr_outcome_attempt_input_tokens": (c_int64, [P, c_size_t]),
+    "rr_outcome_attempt_output_tokens": (c_int64, [P, c_size_t]),
+    "rr_outcome_attempt_cost_usd": (c_double, [P, c_size_t]),
+    "rr_outcome_attempt_latency_ms": (c_double, [P, c_size_t]),
+    "rr_outcome_cost_usd": (c_double, [P]),
+    "rr_outcome_latency_ms": (c_double, [P]),
+    "rr_outcome_input_tokens": (c_int64, [P]),
+    "rr_outcome_output_tokens": (c_int64, [P]),
+    "rr_outcome_valid": (c_int, [P]),
+    "rr_outcome_json": (P, [P, SZP]),
 }
 
 _SONAMES = ["librouteright.so.1", "librouteright.so", "librouteright.dylib"]
@@ -263,6 +378,15 @@ def has(*names: str) -> bool:
         except AttributeError:
             return False
     return True
+
+
+def require(*names: str) -> None:
+    """NotImplementedError naming the first of `names` the loaded library lacks."""
+    for n in names:
+        if not has(n):
+            raise NotImplementedError(
+                f"routeright: the loaded library ({library_path}) has no {n}(); "
+                "it predates this part of the API")
 
 
 def string_at(ptr: Optional[int], n: int) -> str:

@@ -14,11 +14,12 @@ import os
 import threading
 import weakref
 from ctypes import c_char_p, c_size_t, c_void_p
-from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union)
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union)
 
 from . import _lib
 from ._lib import RRError, RouterOptions, lib as _L
 from .errors import RouteRightError, RequestError, StateError, error_from
+from . import run as _run
 
 __all__ = ["Router", "Decision", "Evidence", "AttrValue", "PolicySource", "KINDS"]
 
@@ -154,6 +155,32 @@ class Decision:
             r = self._rec = json.loads(self.record_json)
         return r
 
+    # Escalation ladder state: read live from C (add_usage changes the totals).
+
+    @property
+    def attempt(self) -> int:
+        """Attempt number on the escalation ladder (1 for a fresh route)."""
+        return self._router._decision_read(self, lambda d, s: _L.rr_decision_attempt(d), True)
+
+    @property
+    def total_cost_usd(self) -> float:
+        return self._router._decision_read(
+            self, lambda d, s: _L.rr_decision_total_cost_usd(d), True)
+
+    @property
+    def total_latency_ms(self) -> float:
+        return self._router._decision_read(
+            self, lambda d, s: _L.rr_decision_total_latency_ms(d), True)
+
+    def add_usage(self, input_tokens: int, output_tokens: int, latency_ms: float) -> None:
+        """Record what an attempt on this route cost; Router.escalate checks the policy's
+        limits against the totals."""
+        def f(d: int, s: Any) -> int:
+            return _L.rr_decision_add_usage(d, input_tokens, output_tokens, latency_ms)
+        rc = self._router._decision_read(self, f, True)
+        if rc:
+            raise error_from(rc, None, "request")
+
     def as_dict(self) -> Dict[str, Any]:
         """Every field (not the record) as a plain dict."""
         return {k: getattr(self, k) for k in _FIELDS}
@@ -183,7 +210,10 @@ class Decision:
             pass
 
 
-def _free_request(req: c_void_p) -> None:
+def _free_request(req: c_void_p, out: c_void_p) -> None:
+    if out.value:
+        _L.rr_outcome_free(out)
+        out.value = None
     _L.rr_request_free(req)
     req.value = None
 
@@ -203,7 +233,7 @@ class _Cells:
 class _Scratch(_Cells):
     """One thread's reusable C request and the ctypes cells the calls write to."""
 
-    __slots__ = ("req", "dec", "decp", "err", "errp", "fin", "__weakref__")
+    __slots__ = ("req", "dec", "decp", "err", "errp", "out", "outp", "fin", "__weakref__")
 
     def __init__(self) -> None:
         super().__init__()
@@ -216,8 +246,10 @@ class _Scratch(_Cells):
         self.err = RRError()
         _L.rr_error_init(ctypes.byref(self.err), _lib.RR_ERROR_VERSION)
         self.errp = ctypes.pointer(self.err)
+        self.out = c_void_p()  # the rr_outcome rr_run reuses
+        self.outp = ctypes.pointer(self.out)
         # Runs once: at close(), when the owning thread's local storage dies, or at exit.
-        self.fin = weakref.finalize(self, _free_request, self.req)
+        self.fin = weakref.finalize(self, _free_request, self.req, self.out)
 
     def fail(self, rc: int, context: str) -> RouteRightError:
         e = error_from(rc, self.err, context)
@@ -367,12 +399,15 @@ class Router:
         if last:
             self._destroy()
 
-    def _decision_read(self, dec: Decision, fn: Any) -> Any:
+    def _decision_read(self, dec: Decision, fn: Any, live: bool = False) -> Any:
         """Run fn(c_decision, scratch) while the C decision is certain to exist; a decision
-        already copied out by close() is read from its copy."""
+        already copied out by close() is read from its copy (or, when `live` is set
+        because only the C object will do, StateError)."""
         with self._lock:
             d = dec._d
             if d is None:  # materialized by _destroy: everything is cached
+                if live:
+                    raise StateError(-20, "the router of this decision is closed")
                 return dec._f if fn is _read_fields else dec._rec_json
             self._active += 1  # even while closing: the C router lives until we leave
         try:
@@ -521,5 +556,97 @@ class Router:
             if not p:
                 raise s.fail(s.err.code or -2, "request")
             return json.loads(ctypes.string_at(p, s.len.value).decode("utf-8"))
+        finally:
+            self._leave()
+
+    # -- validation, escalation, the run loop (when the library has them) ------------------
+
+    def _request_arg(self, s: _Scratch, request: Union[str, bytes, Mapping[str, Any]],
+                     attrs: Optional[Mapping[str, AttrValue]],
+                     evidence: Optional[Iterable[Evidence]],
+                     conversation_id: Optional[str]) -> None:
+        if isinstance(request, Mapping):
+            unknown = set(request) - {"text", "attrs", "evidence", "conversation_id"}
+            if unknown:
+                raise RequestError(-4, f"unknown request keys: {sorted(unknown)}")
+            self._fill(s, request.get("text", ""), request.get("attrs"),
+                       request.get("evidence"), request.get("conversation_id"))
+        else:
+            self._fill(s, request, attrs, evidence, conversation_id)
+
+    def validate(self, decision: Decision, output: Union[str, bytes], *,
+                 request: Union[None, str, bytes, Mapping[str, Any]] = None,
+                 attrs: Optional[Mapping[str, AttrValue]] = None,
+                 evidence: Optional[Iterable[Evidence]] = None) -> "_run.Verdict":
+        """Run the validators of `decision`'s route on a model `output`. `request` (text or
+        {"text", "attrs", "evidence"}) supplies the evidence for grounding, attributes for
+        semantic checks and PII for leak detection; omit it when the route needs none."""
+        _lib.require("rr_validate", "rr_verdict_new")
+        if decision._router is not self:
+            raise ValueError("the decision was made by another router")
+        out = _utf8(output, "output")
+
+        def f(d: int, s: _Scratch) -> "_run.Verdict":
+            req = None
+            if request is not None:
+                self._request_arg(s, request, attrs, evidence, None)
+                req = s.req
+            v = _run.thread_verdict()
+            rc = _L.rr_validate(self._ptr, d, out, len(out), req, v, s.errp)
+            if rc:
+                raise s.fail(rc, "request")
+            return _run.read_verdict(v)
+        return self._decision_read(decision, f, True)
+
+    def escalate(self, decision: Decision, failure: str, retriable: bool = False) -> Decision:
+        """The next decision after the attempt on `decision` failed with `failure` (one of
+        "schema", "semantic", "grounding", "safety", "empty", "refusal", "truncated",
+        "low_confidence", "model_error", "tool_error", "timeout"). A terminal decision
+        (kind != "model") ends the ladder."""
+        _lib.require("rr_escalate")
+        if decision._router is not self:
+            raise ValueError("the decision was made by another router")
+        fb = _cstr(failure, "failure")
+
+        def f(d: int, s: _Scratch) -> Decision:
+            try:
+                s.dec.value = self._pool.pop()
+            except IndexError:
+                s.dec.value = None
+            rc = _L.rr_escalate(self._ptr, d, fb, 1 if retriable else 0, s.decp, s.errp)
+            nxt = s.dec.value
+            if rc:
+                if nxt:
+                    self._pool.append(nxt)
+                raise s.fail(rc, "request")
+            return Decision._new(self, nxt)  # type: ignore[arg-type]
+        return self._decision_read(decision, f, True)
+
+    def run(self, request: Union[str, bytes, Mapping[str, Any]],
+            call_model: Callable[["_run.ModelCall"], Any],
+            call_tool: Optional[Callable[["_run.ToolCall"], Any]] = None,
+            on_event: Optional[Callable[[Dict[str, Any]], Any]] = None,
+            now_ns: Optional[Callable[[], int]] = None, *,
+            attrs: Optional[Mapping[str, AttrValue]] = None,
+            evidence: Optional[Iterable[Evidence]] = None,
+            conversation_id: Optional[str] = None) -> "_run.Outcome":
+        """Route, call the model, validate and escalate until an outcome. `call_model(call)`
+        returns the output (str / bytes) or a ModelResult; `call_tool(call)` a str / bytes
+        / ToolResult; `on_event(record)` receives each decision, verdict, escalation and
+        the outcome as a dict. Exceptions in callbacks never escape into C: see
+        routeright.run for how each is reported. Thread-safe: callbacks may run
+        concurrently when several threads run on one router."""
+        _lib.require("rr_run")
+        ptr, s = self._enter()
+        try:
+            self._request_arg(s, request, attrs, evidence, conversation_id)
+            with _run.RunScope(call_model, call_tool, on_event, now_ns) as scope:
+                rc = _L.rr_run(ptr, s.req, ctypes.byref(scope.callbacks), s.outp, s.errp)
+            scope.raise_for(rc, s.err)
+            if rc:
+                raise s.fail(rc, "request")
+            o = _run.read_outcome(s.out.value)  # type: ignore[arg-type]
+            o.callback_errors = scope.run.errors
+            return o
         finally:
             self._leave()
