@@ -618,7 +618,7 @@ class Router:
             if rc:
                 if nxt:
                     self._pool.append(nxt)
-                raise s.fail(rc, "request")
+                raise s.fail(rc, "")
             return Decision._new(self, nxt)  # type: ignore[arg-type]
         return self._decision_read(decision, f, True)
 
