@@ -42,7 +42,9 @@ struct rr_safety_scratch {
 
 /* Straight or curly apostrophe. */
 #define AP "['\u2019]"
-#define CANT "(?:can(?:not|" AP "t|\\s+not)|am\\s+unable\\s+to|" AP "m\\s+unable\\s+to|won" AP "t|will\\s+not)"
+#define CANT                                                                                       \
+    "(?:can(?:not|" AP "t|\\s+not)|am\\s+unable\\s+to|" AP "m\\s+unable\\s+to|won" AP              \
+    "t|will\\s+not)"
 
 static const struct {
     const char *id;
@@ -121,16 +123,15 @@ static int check_keys(const json_t *obj, const char *ptr, const char *const *all
     return RR_OK;
 }
 
-static int get_bool(const json_t *obj, const char *ptr, const char *key, bool *out,
-                    rr_error *err) {
+static int get_bool(const json_t *obj, const char *ptr, const char *key, bool *out, rr_error *err) {
     const json_t *v = json_object_get(obj, key);
     if (!v)
         return RR_OK;
     if (!json_is_boolean(v)) {
         char p[PTR_MAX];
         ptr_join(p, ptr, key);
-        return rr_err_at(err, RR_EPOLICY, p, 0, 0, 0, "'%s' must be true or false, found %s",
-                         key, jtype(v));
+        return rr_err_at(err, RR_EPOLICY, p, 0, 0, 0, "'%s' must be true or false, found %s", key,
+                         jtype(v));
     }
     *out = json_is_true(v);
     return RR_OK;
@@ -203,9 +204,8 @@ static int parse_entry(rr_safety *s, pcre2_compile_context *cc, pattern *list, s
     return compile_one(cc, pt, json_string_value(re), json_string_length(re), rp, err);
 }
 
-static int parse_list(rr_safety *s, pcre2_compile_context *cc, const json_t *cfg,
-                      const char *ptr, const char *key, pattern **out, size_t *n,
-                      rr_error *err) {
+static int parse_list(rr_safety *s, pcre2_compile_context *cc, const json_t *cfg, const char *ptr,
+                      const char *key, pattern **out, size_t *n, rr_error *err) {
     const json_t *arr = json_object_get(cfg, key);
     if (!arr)
         return RR_OK;
@@ -248,14 +248,16 @@ static int default_refusal_list(rr_safety *s, pcre2_compile_context *cc, rr_erro
 /* ---- building ------------------------------------------------------------------------ */
 
 static int parse_switches(rr_safety *s, const json_t *cfg, const char *ptr, rr_error *err) {
-    static const char *const safety_keys[] = {"type", "version", "description", "deny",
+    static const char *const safety_keys[] = {"type",     "version", "description",      "deny",
                                               "pii_leak", "refusal", "refusal_patterns", NULL};
-    static const char *const shape_keys[] = {"type", "version", "description", "empty",
+    static const char *const shape_keys[] = {"type",      "version", "description",      "empty",
                                              "truncated", "refusal", "refusal_patterns", NULL};
     const char *tname = s->shape ? "shape" : "safety";
     if (!json_is_object(cfg))
-        return rr_err_at(err, RR_EPOLICY, ptr, 0, 0, 0, "a %s validator must be an object, "
-                         "found %s", tname, jtype(cfg));
+        return rr_err_at(err, RR_EPOLICY, ptr, 0, 0, 0,
+                         "a %s validator must be an object, "
+                         "found %s",
+                         tname, jtype(cfg));
     char what[32];
     snprintf(what, sizeof what, "a %s validator", tname);
     int rc = check_keys(cfg, ptr, s->shape ? shape_keys : safety_keys, what, err);
@@ -300,8 +302,7 @@ static int build(rr_safety *s, const json_t *cfg, const char *ptr, uint32_t matc
     rc = parse_list(s, cc, cfg, ptr, "deny", &s->deny, &s->ndeny, err);
     if (rc == RR_OK && s->refusal) {
         if (json_object_get(cfg, "refusal_patterns"))
-            rc = parse_list(s, cc, cfg, ptr, "refusal_patterns", &s->refusals, &s->nrefusals,
-                            err);
+            rc = parse_list(s, cc, cfg, ptr, "refusal_patterns", &s->refusals, &s->nrefusals, err);
         else
             rc = default_refusal_list(s, cc, err);
     }
@@ -310,8 +311,8 @@ static int build(rr_safety *s, const json_t *cfg, const char *ptr, uint32_t matc
 }
 
 int rr_safety_new(rr_safety **out, const json_t *config, const char *type, const char *pointer,
-                  const char *name, const rr_alloc *a, uint32_t match_limit,
-                  uint32_t depth_limit, rr_error *err) {
+                  const char *name, const rr_alloc *a, uint32_t match_limit, uint32_t depth_limit,
+                  rr_error *err) {
     if (out)
         *out = NULL;
     if (!out || !config || !type || !name || !a ||
@@ -726,16 +727,16 @@ typedef struct run {
 
 __attribute__((format(printf, 8, 9))) static void report(run *r, const char *failure,
                                                          const char *code, const char *kw,
-                                                         const char *kwloc, int64_t a,
-                                                         int64_t b, const char *fmt, ...) {
+                                                         const char *kwloc, int64_t a, int64_t b,
+                                                         const char *fmt, ...) {
     char msg[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     rr_verdict_fail(r->v, failure);
-    int rc = rr_verdict_add(r->v, r->s->name, code, kw, "", 0, kwloc, kwloc ? strlen(kwloc) : 0,
-                            a, b, "%s", msg);
+    int rc = rr_verdict_add(r->v, r->s->name, code, kw, "", 0, kwloc, kwloc ? strlen(kwloc) : 0, a,
+                            b, "%s", msg);
     if (rc != RR_OK && r->rc == RR_OK)
         r->rc = rr_err(r->err, rc, "%s: out of memory recording a finding", r->s->name);
 }
@@ -743,16 +744,16 @@ __attribute__((format(printf, 8, 9))) static void report(run *r, const char *fai
 /* 1 = match (span set), 0 = none, < 0 = error code (err filled). */
 static int first_match(run *r, const pattern *pt, const char *text, size_t len, int64_t *a,
                        int64_t *b) {
-    int rc = pcre2_match(pt->re, (PCRE2_SPTR)text, len, 0, PCRE2_NO_UTF_CHECK, r->sc->md,
-                         r->s->mctx);
+    int rc =
+        pcre2_match(pt->re, (PCRE2_SPTR)text, len, 0, PCRE2_NO_UTF_CHECK, r->sc->md, r->s->mctx);
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
     if (rc < 0) {
         PCRE2_UCHAR8 msg[120];
         pcre2_get_error_message(rc, msg, sizeof msg);
-        return rr_err_at(r->err, rc == PCRE2_ERROR_NOMEMORY ? RR_ENOMEM : RR_ELIMIT,
-                         pt->ptr, 0, 0, 0, "%s: pattern '%s' failed on this output: %s",
-                         r->s->name, pt->id, (const char *)msg);
+        return rr_err_at(r->err, rc == PCRE2_ERROR_NOMEMORY ? RR_ENOMEM : RR_ELIMIT, pt->ptr, 0, 0,
+                         0, "%s: pattern '%s' failed on this output: %s", r->s->name, pt->id,
+                         (const char *)msg);
     }
     const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(r->sc->md);
     /* \K can put the start after the end; report the covered bytes either way. */
@@ -813,15 +814,19 @@ static uint32_t allowed_pii(const rr_safety_input *in, uint32_t found) {
                                        : text_pii(in->request_text, in->request_len);
     for (size_t i = 0; i < in->nevidence && (found & ~ok); i++)
         if (in->evidence && in->evidence[i])
-            ok |= text_pii(in->evidence[i], in->evidence_len ? in->evidence_len[i]
-                                                            : strlen(in->evidence[i]));
+            ok |= text_pii(in->evidence[i],
+                           in->evidence_len ? in->evidence_len[i] : strlen(in->evidence[i]));
     return ok;
 }
 
 static const char *pii_label(uint32_t t) {
-    static const char *const labels[RR_PII__COUNT] = {
-        "an email address", "a phone number", "a card number", "an IBAN",
-        "a US social security number", "an IPv4 address", "an IPv6 address"};
+    static const char *const labels[RR_PII__COUNT] = {"an email address",
+                                                      "a phone number",
+                                                      "a card number",
+                                                      "an IBAN",
+                                                      "a US social security number",
+                                                      "an IPv4 address",
+                                                      "an IPv6 address"};
     return t < RR_PII__COUNT ? labels[t] : "PII";
 }
 
@@ -838,9 +843,11 @@ static void check_pii(run *r, const rr_safety_input *in, const char *text, size_
         if (sp->type >= RR_PII__COUNT || !(leak >> sp->type & 1))
             continue;
         reported |= 1u << sp->type;
-        report(r, RR_FAIL_SAFETY, "pii_leak", rr_pii_name((rr_pii_type)sp->type), NULL,
-               sp->start, sp->end, "output contains %s found in neither the request nor the "
-               "evidence", pii_label(sp->type));
+        report(r, RR_FAIL_SAFETY, "pii_leak", rr_pii_name((rr_pii_type)sp->type), NULL, sp->start,
+               sp->end,
+               "output contains %s found in neither the request nor the "
+               "evidence",
+               pii_label(sp->type));
     }
     for (uint32_t t = 0; t < RR_PII__COUNT; t++) /* detections past the span buffer */
         if ((leak & ~reported) >> t & 1)
@@ -866,8 +873,8 @@ int rr_safety_check(const rr_safety *s, rr_safety_scratch *scratch, const rr_saf
         size_t i = valid;
         uint32_t cp;
         if (utf8_seq((const unsigned char *)out, len, &i, &cp) != 0) /* 0: cut at the end */
-            report(&r, RR_FAIL_SAFETY, "invalid_utf8", "", NULL, (int64_t)valid,
-                   (int64_t)valid + 1, "output is not valid UTF-8 at byte %zu", valid);
+            report(&r, RR_FAIL_SAFETY, "invalid_utf8", "", NULL, (int64_t)valid, (int64_t)valid + 1,
+                   "output is not valid UTF-8 at byte %zu", valid);
     }
     if (s->shape && s->truncated && in->output_is_json && rr_json_is_truncated_prefix(out, len))
         report(&r, RR_FAIL_TRUNCATED, "truncated_json", "", NULL, -1, -1,

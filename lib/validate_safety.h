@@ -71,8 +71,8 @@ typedef struct rr_safety_scratch rr_safety_scratch;
  * type not "safety" or "shape").
  */
 int rr_safety_new(rr_safety **out, const json_t *config, const char *type, const char *pointer,
-                  const char *name, const rr_alloc *a, uint32_t match_limit,
-                  uint32_t depth_limit, rr_error *err);
+                  const char *name, const rr_alloc *a, uint32_t match_limit, uint32_t depth_limit,
+                  rr_error *err);
 /* NULL is a no-op. */
 void rr_safety_free(rr_safety *s);
 
@@ -83,7 +83,7 @@ void rr_safety_scratch_free(rr_safety_scratch *s);
 typedef struct rr_safety_input {
     const char *output; /* the model's text, `output_len` bytes (may be NULL when 0) */
     size_t output_len;
-    int output_is_json; /* the route's output mode is "json" or "constrained" */
+    int output_is_json;       /* the route's output mode is "json" or "constrained" */
     const char *request_text; /* may be NULL */
     size_t request_len;
     const char *const *evidence; /* nevidence texts (NULL entries are skipped) */

@@ -34,7 +34,7 @@ typedef struct seg {
 
 typedef struct field {
     char *name;
-    char *loc; /* instance location: the pointer, or a sum's part before its first '*' */
+    char *loc;    /* instance location: the pointer, or a sum's part before its first '*' */
     char *kw_loc; /* policy pointer of the field definition */
     int kind;
     rr_type type;
@@ -172,8 +172,10 @@ static int split_pointer(const rr_alloc *a, field *f, const char *src, size_t n,
     for (size_t i = 0; i < n; i++)
         count += src[i] == '/';
     if (count > RR_SEMANTIC_MAX_SEGMENTS)
-        return rr_err_at(err, RR_EPOLICY, ptr, 0, 0, 0, "a JSON pointer may have at most %d "
-                         "segments", RR_SEMANTIC_MAX_SEGMENTS);
+        return rr_err_at(err, RR_EPOLICY, ptr, 0, 0, 0,
+                         "a JSON pointer may have at most %d "
+                         "segments",
+                         RR_SEMANTIC_MAX_SEGMENTS);
     f->segs = rr_calloc(a, count ? count : 1, sizeof *f->segs);
     if (!f->segs)
         return oom(err);
@@ -320,8 +322,8 @@ static int parse_field(rr_semantic *s, const struct rr_router *r, const char *na
         return rc;
     char pp[PTR_MAX];
     ptr_join(pp, fp, key);
-    rc = split_pointer(&s->a, f, json_string_value(p), json_string_length(p), f->kind == F_SUM,
-                       pp, err);
+    rc = split_pointer(&s->a, f, json_string_value(p), json_string_length(p), f->kind == F_SUM, pp,
+                       err);
     return rc == RR_OK ? field_loc(&s->a, f, err) : rc;
 }
 
@@ -384,11 +386,12 @@ static int compile_assert(rr_semantic *s, const struct rr_router *r, check *c, c
     if (code == RR_ENOMEM)
         return oom(err);
     if (code != RR_OK)
-        return rr_err_at(err, RR_EEXPR, ap, 0, 0, d.column, "%s", d.message);
+        return rr_err_at(err, RR_EEXPR, ap, 0, 0, d.column, "%s (column %u)", d.message,
+                         (unsigned)d.column);
     int k = rr_expr_constant(c->e);
     if (k >= 0)
         return rr_err_at(err, RR_EEXPR, ap, 0, 0, 1,
-                         "check is always %s: it reads no field or request value",
+                         "check is always %s: it reads no field or request value (column 1)",
                          k ? "true" : "false");
     c->first_field = -1;
     for (size_t i = 0; i < rr_expr_ref_count(c->e) && c->first_field < 0; i++)
@@ -397,8 +400,8 @@ static int compile_assert(rr_semantic *s, const struct rr_router *r, check *c, c
     return RR_OK;
 }
 
-static int parse_check(rr_semantic *s, const struct rr_router *r, const json_t *def,
-                       const char *cp, rr_error *err) {
+static int parse_check(rr_semantic *s, const struct rr_router *r, const json_t *def, const char *cp,
+                       rr_error *err) {
     static const char *const keys[] = {"id", "assert", "message", NULL};
     check *c = &s->checks[s->nchecks++];
     if (!json_is_object(def))
@@ -452,8 +455,7 @@ static int parse_checks(rr_semantic *s, const struct rr_router *r, const json_t 
 
 static int parse_config(rr_semantic *s, const struct rr_router *r, const json_t *config,
                         const char *ptr, rr_error *err) {
-    static const char *const keys[] = {"type", "version", "description", "fields", "checks",
-                                       NULL};
+    static const char *const keys[] = {"type", "version", "description", "fields", "checks", NULL};
     if (!json_is_object(config))
         return rr_err_at(err, RR_EPOLICY, ptr, 0, 0, 0,
                          "a semantic validator must be an object, found %s", jtype(config));
@@ -691,7 +693,8 @@ static void sum_walk(run *r, sum_state *st, const json_t *j, size_t k) {
             sum_child(r, st, json_array_get(j, i), idx, (size_t)n, k + 1);
         }
     } else if (json_is_object(j)) {
-        for (void *it = json_object_iter((json_t *)j); it; it = json_object_iter_next((json_t *)j, it))
+        for (void *it = json_object_iter((json_t *)j); it;
+             it = json_object_iter_next((json_t *)j, it))
             sum_child(r, st, json_object_iter_value(it), json_object_iter_key(it),
                       json_object_iter_key_len(it), k + 1);
     } else {
@@ -735,9 +738,10 @@ static bool read_field(run *r, const field *f, const json_t *output, rr_value *v
     const json_t *j = lookup(f, output, f->nsegs);
     if (!j || json_is_null(j))
         return true;
-    static const char *const expects[] = {"expects a number", "expects a string",
-                                          "expects a bool", "expects an RFC 3339 date string"};
-    bool ok = (f->kind == F_NUM && json_is_number(j)) || (f->kind == F_BOOL && json_is_boolean(j)) ||
+    static const char *const expects[] = {"expects a number", "expects a string", "expects a bool",
+                                          "expects an RFC 3339 date string"};
+    bool ok = (f->kind == F_NUM && json_is_number(j)) ||
+              (f->kind == F_BOOL && json_is_boolean(j)) ||
               ((f->kind == F_STR || f->kind == F_DATE) && json_is_string(j));
     if (!ok) {
         finding(r, f, "semantic_type_mismatch", f->loc, strlen(f->loc), expects[f->kind], jtype(j));

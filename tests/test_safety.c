@@ -62,8 +62,9 @@ static void check_in(const rr_safety *s, const rr_safety_input *in, checked *c) 
 static void check_text(const rr_safety *s, const char *output, int json, const char *request,
                        const char *evidence, checked *c) {
     const char *ev[1] = {evidence};
-    rr_safety_input in = {output, strlen(output), json, request,
-                          request ? strlen(request) : 0, ev, NULL, evidence ? 1 : 0, NULL};
+    rr_safety_input in = {
+        output, strlen(output),   json, request, request ? strlen(request) : 0, ev,
+        NULL,   evidence ? 1 : 0, NULL};
     check_in(s, &in, c);
 }
 
@@ -110,11 +111,42 @@ static void expect_span(const rr_finding *f, const char *output, const char *tex
 static void test_truncated_prefix_detects_valid_prefixes(void **state) {
     (void)state;
     static const char *const cut[] = {
-        "{", "{\"a\"", "{\"a\":", "{\"a\": 1", "{\"a\": 1,", "{\"a\": [1, 2", "[", "[1, {\"b\": \"x",
-        "\"abc", "\"a\\", "\"a\\u00", "\"\\uD83D", "\"\\uD83D\\", "\"\\uD83D\\u", "\"\\uD83D\\uDE",
-        "tru", "n", "fals", "-", "[1.", "[1e", "[1e+", "[-", "{\"k\": \"caf\xC3", "\"\xF0\x9F",
-        "\"\xE2\x82", "[12", "  {  ", "{\"a\":{\"b\":{\"c\":[", "[true", "[null,", "{\"a\" ",
-        "[\"\\n\\t\\/\\\"", "[0", "[-0.5E-", "{\"\xC3\xA9\": \"ok\", \"z\"",
+        "{",
+        "{\"a\"",
+        "{\"a\":",
+        "{\"a\": 1",
+        "{\"a\": 1,",
+        "{\"a\": [1, 2",
+        "[",
+        "[1, {\"b\": \"x",
+        "\"abc",
+        "\"a\\",
+        "\"a\\u00",
+        "\"\\uD83D",
+        "\"\\uD83D\\",
+        "\"\\uD83D\\u",
+        "\"\\uD83D\\uDE",
+        "tru",
+        "n",
+        "fals",
+        "-",
+        "[1.",
+        "[1e",
+        "[1e+",
+        "[-",
+        "{\"k\": \"caf\xC3",
+        "\"\xF0\x9F",
+        "\"\xE2\x82",
+        "[12",
+        "  {  ",
+        "{\"a\":{\"b\":{\"c\":[",
+        "[true",
+        "[null,",
+        "{\"a\" ",
+        "[\"\\n\\t\\/\\\"",
+        "[0",
+        "[-0.5E-",
+        "{\"\xC3\xA9\": \"ok\", \"z\"",
         "\n\r\t[ 1 , 2 ,",
     };
     for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++)
@@ -132,12 +164,51 @@ static void test_truncated_prefix_detects_valid_prefixes(void **state) {
 static void test_truncated_prefix_rejects_text_that_is_not_json(void **state) {
     (void)state;
     static const char *const bad[] = {
-        "{\"a\" 1", "hello", "{}x", "{'a': 1}", "[1,]", "{,", "[01", "{\"a\":1}}", "\"\x01",
-        "\"\\q", "\"\\uDC00", "\"\\uD800x", "\"\\uD800\\u0041", "\"\\uD800\\u00", "\"\\uZ",
-        "tx", "nul1", "[1 2", "{\"a\":1 \"b\"", "\"\xC3\x28", "\"\xED\xA0\x80", "-a", "1.5.2",
-        "[.5", "{\"a\":]", "[}", "{]", "\xEF\xBB\xBF{", "NaN", "[Infinity", "{\"a\":1,}",
-        "[1,,", "{1:", "\xFF", "[\"\xC0\x80", "[+1", "[1.e5", "{\"a\"::", "Sure! {\"a\": 1",
-        "```json\n{", "[{\"a\":1,}", "[[1,]", "{\"a\":[1}", "[{\"a\"}", "{\"a\":{}]",
+        "{\"a\" 1",
+        "hello",
+        "{}x",
+        "{'a': 1}",
+        "[1,]",
+        "{,",
+        "[01",
+        "{\"a\":1}}",
+        "\"\x01",
+        "\"\\q",
+        "\"\\uDC00",
+        "\"\\uD800x",
+        "\"\\uD800\\u0041",
+        "\"\\uD800\\u00",
+        "\"\\uZ",
+        "tx",
+        "nul1",
+        "[1 2",
+        "{\"a\":1 \"b\"",
+        "\"\xC3\x28",
+        "\"\xED\xA0\x80",
+        "-a",
+        "1.5.2",
+        "[.5",
+        "{\"a\":]",
+        "[}",
+        "{]",
+        "\xEF\xBB\xBF{",
+        "NaN",
+        "[Infinity",
+        "{\"a\":1,}",
+        "[1,,",
+        "{1:",
+        "\xFF",
+        "[\"\xC0\x80",
+        "[+1",
+        "[1.e5",
+        "{\"a\"::",
+        "Sure! {\"a\": 1",
+        "```json\n{",
+        "[{\"a\":1,}",
+        "[[1,]",
+        "{\"a\":[1}",
+        "[{\"a\"}",
+        "{\"a\":{}]",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (rr_json_is_truncated_prefix(bad[i], strlen(bad[i])))
@@ -148,8 +219,19 @@ static void test_truncated_prefix_rejects_text_that_is_not_json(void **state) {
 static void test_truncated_prefix_is_false_for_complete_json_and_blank_text(void **state) {
     (void)state;
     static const char *const whole[] = {
-        "{}",   "[]",    "12", "-0.5e3", "\"x\"", "true", "null", "{\"a\":[1,{\"b\":null}]}  \n",
-        "\"\\uD83D\\uDE00\"", "0", "",  "   ", "\n\t",
+        "{}",
+        "[]",
+        "12",
+        "-0.5e3",
+        "\"x\"",
+        "true",
+        "null",
+        "{\"a\":[1,{\"b\":null}]}  \n",
+        "\"\\uD83D\\uDE00\"",
+        "0",
+        "",
+        "   ",
+        "\n\t",
     };
     for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
         if (rr_json_is_truncated_prefix(whole[i], strlen(whole[i])))
@@ -163,8 +245,8 @@ static void test_truncated_prefix_is_false_for_complete_json_and_blank_text(void
 static void test_empty_or_blank_output_fails_empty_and_stops(void **state) {
     (void)state;
     rr_safety *s = make("shape", "{\"type\": \"shape\"}");
-    static const char *const blank[] = {"", "   \n\t\r", "\xC2\xA0\xE2\x80\x8B\xE3\x80\x80\xEF\xBB\xBF",
-                                        "\xE2\x80\xA8 \xC2\x85"};
+    static const char *const blank[] = {
+        "", "   \n\t\r", "\xC2\xA0\xE2\x80\x8B\xE3\x80\x80\xEF\xBB\xBF", "\xE2\x80\xA8 \xC2\x85"};
     checked c;
     for (size_t i = 0; i < sizeof blank / sizeof blank[0]; i++) {
         check_text(s, blank[i], 1, NULL, NULL, &c);
@@ -236,8 +318,8 @@ static void test_default_refusals_are_found_with_their_span(void **state) {
         {"i won't help with that", "i won't help with", "cannot_help"},
         {"I'm sorry, but I can't do that.", "I'm sorry, but I can't", "sorry_but"},
         {"I am afraid I cannot share account data.", "I am afraid I cannot", "sorry_but"},
-        {"I\xE2\x80\x99m sorry but I won\xE2\x80\x99t", "I\xE2\x80\x99m sorry but I won\xE2\x80\x99t",
-         "sorry_but"},
+        {"I\xE2\x80\x99m sorry but I won\xE2\x80\x99t",
+         "I\xE2\x80\x99m sorry but I won\xE2\x80\x99t", "sorry_but"},
         {"As an AI language model, I do not have access.", "As an AI language model, I",
          "as_an_ai"},
         {"Well, as an AI, I have no opinions.", "as an AI, I", "as_an_ai"},
@@ -297,10 +379,10 @@ static void test_refusal_patterns_replace_the_defaults(void **state) {
 
 static void test_deny_patterns_report_each_match_with_id_and_span(void **state) {
     (void)state;
-    rr_safety *s = make("safety",
-                        "{\"type\": \"safety\", \"version\": \"1\", \"description\": \"d\", "
-                        "\"deny\": [\"\\\\bguarantee(d)? (a )?refund\", {\"id\": \"legal\", "
-                        "\"pattern\": \"you are entitled to\"}, \"never matches\"]}");
+    rr_safety *s =
+        make("safety", "{\"type\": \"safety\", \"version\": \"1\", \"description\": \"d\", "
+                       "\"deny\": [\"\\\\bguarantee(d)? (a )?refund\", {\"id\": \"legal\", "
+                       "\"pattern\": \"you are entitled to\"}, \"never matches\"]}");
     const char *out = "We GUARANTEE a refund, and you are entitled to more. We guaranteed refund.";
     checked c;
     check_text(s, out, 0, NULL, NULL, &c);
@@ -456,8 +538,8 @@ static void test_pattern_hitting_match_limit_is_elimit_naming_it(void **state) {
 
 /* ---- configuration --------------------------------------------------------------------- */
 
-static void expect_config_error(const char *type, const char *config, int code,
-                                const char *pointer, uint32_t expr_column, const char *part) {
+static void expect_config_error(const char *type, const char *config, int code, const char *pointer,
+                                uint32_t expr_column, const char *part) {
     rr_alloc a = libc_alloc();
     json_t *c = parse(config);
     rr_safety *s = (rr_safety *)&a;

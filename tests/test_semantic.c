@@ -389,13 +389,27 @@ static void test_dates_parse_rfc3339_to_epoch_seconds(void **state) {
 static void test_unparsable_date_is_a_finding_and_skips_its_checks(void **state) {
     (void)state;
     static const char *const bad[] = {
-        "2024-02-30",           "2023-02-29",          "1900-02-29",
-        "2024-13-01",           "2024-00-10",          "2024-5-01",
-        "24-05-01",             "2024/05/01",          "2024-05-01T",
-        "2024-05-01T10:00Z",    "2024-05-01T10:00:00", "2024-05-01T24:00:00Z",
-        "2024-05-01T10:60:00Z", "2024-05-01T10:00:61Z", "2024-05-01T10:00:00.Z",
-        "2024-05-01T10:00:00+2:00", "2024-05-01T10:00:00+24:00", "2024-05-01X10:00:00Z",
-        "2024-05-01T10:00:00Zjunk", "yesterday", "",
+        "2024-02-30",
+        "2023-02-29",
+        "1900-02-29",
+        "2024-13-01",
+        "2024-00-10",
+        "2024-5-01",
+        "24-05-01",
+        "2024/05/01",
+        "2024-05-01T",
+        "2024-05-01T10:00Z",
+        "2024-05-01T10:00:00",
+        "2024-05-01T24:00:00Z",
+        "2024-05-01T10:60:00Z",
+        "2024-05-01T10:00:61Z",
+        "2024-05-01T10:00:00.Z",
+        "2024-05-01T10:00:00+2:00",
+        "2024-05-01T10:00:00+24:00",
+        "2024-05-01X10:00:00Z",
+        "2024-05-01T10:00:00Zjunk",
+        "yesterday",
+        "",
     };
     rr_semantic *s = compile_text(issue_config);
     for (size_t i = 0; i < RR_ARRAY_LEN(bad); i++) {
@@ -433,8 +447,7 @@ static void test_wrong_json_type_is_reported_at_its_location(void **state) {
     rr_verdict_release(&v);
     /* Only the first non-number of a sum is reported; the total check is skipped. */
     run_variant(s, "line_items",
-                "[{\"amount\": 10}, {\"amount\": \"20\"}, {\"amount\": true}, {\"note\": 1}]",
-                &v);
+                "[{\"amount\": 10}, {\"amount\": \"20\"}, {\"amount\": true}, {\"note\": 1}]", &v);
     expect_one(&v, "semantic_type_mismatch", "items_total", "/line_items/1/amount",
                "/validators/ticket_semantic/fields/items_total",
                "field 'items_total' sums numbers, found string");
@@ -536,8 +549,8 @@ static void expect_config_error(const char *config, int code, const char *pointe
     if (rc != code || err.code != code || strcmp(err.pointer, pointer) ||
         err.expr_column != expr_column || !strstr(err.message, message_part))
         fail_msg("%s\n got rc %d ptr '%s' col %u '%s'\n want rc %d ptr '%s' col %u '...%s...'",
-                 config, rc, err.pointer, err.expr_column, err.message, code, pointer,
-                 expr_column, message_part);
+                 config, rc, err.pointer, err.expr_column, err.message, code, pointer, expr_column,
+                 message_part);
     assert_null(s);
     char prefix[300];
     snprintf(prefix, sizeof prefix, "%s: ", pointer);
@@ -560,27 +573,27 @@ static void test_config_errors_name_their_pointer(void **state) {
     expect_config_error("{\"checks\": {}}", P, "/validators/v/checks", 0, "non-empty array");
     expect_config_error("{\"fields\": [], " CHK("true") "}", P, "/validators/v/fields", 0,
                         "must be an object, found array");
-    expect_config_error("{\"fields\": {\"t\": 1}, " CHK("true") "}", P,
-                        "/validators/v/fields/t", 0, "a field must be an object, found number");
+    expect_config_error("{\"fields\": {\"t\": 1}, " CHK("true") "}", P, "/validators/v/fields/t", 0,
+                        "a field must be an object, found number");
     expect_config_error("{\"fields\": {\"t\": {\"pointer\": \"/t\", \"type\": \"number\", "
                         "\"default\": 0}}, " CHK("t > 0") "}",
                         P, "/validators/v/fields/t/default", 0, "unknown key 'default' in a field");
-    expect_config_error("{\"fields\": {\"t\": {\"sum\": \"/t/*\", \"type\": \"number\"}}, "
-                        CHK("t > 0") "}",
-                        P, "/validators/v/fields/t/type", 0, "unknown key 'type' in a sum field");
+    expect_config_error(
+        "{\"fields\": {\"t\": {\"sum\": \"/t/*\", \"type\": \"number\"}}, " CHK("t > 0") "}", P,
+        "/validators/v/fields/t/type", 0, "unknown key 'type' in a sum field");
     expect_config_error("{\"fields\": {\"t\": {\"pointer\": \"/t\"}}, " CHK("t > 0") "}", P,
                         "/validators/v/fields/t", 0, "missing required key 'type'");
-    expect_config_error("{\"fields\": {\"t\": {\"pointer\": \"/t\", \"type\": \"int\"}}, "
-                        CHK("t > 0") "}",
-                        P, "/validators/v/fields/t/type", 0, "unknown field type 'int'");
-    expect_config_error("{\"fields\": {\"t\": {\"pointer\": \"/t\", \"type\": 3}}, "
-                        CHK("t > 0") "}",
-                        P, "/validators/v/fields/t/type", 0, "'type' must be a string");
+    expect_config_error(
+        "{\"fields\": {\"t\": {\"pointer\": \"/t\", \"type\": \"int\"}}, " CHK("t > 0") "}", P,
+        "/validators/v/fields/t/type", 0, "unknown field type 'int'");
+    expect_config_error(
+        "{\"fields\": {\"t\": {\"pointer\": \"/t\", \"type\": 3}}, " CHK("t > 0") "}", P,
+        "/validators/v/fields/t/type", 0, "'type' must be a string");
     expect_config_error("{\"fields\": {\"t\": {\"type\": \"number\"}}, " CHK("t > 0") "}", P,
                         "/validators/v/fields/t", 0, "exactly one of \"pointer\" or \"sum\"");
-    expect_config_error("{\"fields\": {\"t\": {\"pointer\": \"/t\", \"sum\": \"/t\"}}, "
-                        CHK("t > 0") "}",
-                        P, "/validators/v/fields/t", 0, "exactly one of \"pointer\" or \"sum\"");
+    expect_config_error(
+        "{\"fields\": {\"t\": {\"pointer\": \"/t\", \"sum\": \"/t\"}}, " CHK("t > 0") "}", P,
+        "/validators/v/fields/t", 0, "exactly one of \"pointer\" or \"sum\"");
     expect_config_error("{\"fields\": {" NUMF("t", "t") "}, " CHK("t > 0") "}", P,
                         "/validators/v/fields/t/pointer", 0, "starts with '/'");
     expect_config_error("{\"fields\": {" NUMF("t", "/a~2") "}, " CHK("t > 0") "}", P,
@@ -589,7 +602,8 @@ static void test_config_errors_name_their_pointer(void **state) {
                         "/validators/v/fields/t/pointer", 0, "'~' must be followed by 0 or 1");
     expect_config_error("{\"fields\": {" NUMF("t", "/a/*/b") "}, " CHK("t > 0") "}", P,
                         "/validators/v/fields/t/pointer", 0, "only \"sum\" fields");
-    expect_config_error("{\"fields\": {\"t\": {\"sum\": \"/" "a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/"
+    expect_config_error("{\"fields\": {\"t\": {\"sum\": \"/"
+                        "a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/"
                         "a/a/a/a/a/a/a/a/a/a/a/a/a/a/a/a\"}}, " CHK("t > 0") "}",
                         P, "/validators/v/fields/t/sum", 0, "at most 32 segments");
     expect_config_error("{\"fields\": {" NUMF("1t", "/t") "}, " CHK("true") "}", P,
@@ -622,9 +636,11 @@ static void test_config_errors_name_their_pointer(void **state) {
     expect_config_error("{\"checks\": [{\"id\": \"a\", \"assert\": \"task == 'x'\"}, "
                         "{\"id\": \"a\", \"assert\": \"task == 'y'\"}]}",
                         P, "/validators/v/checks/1/id", 0, "check id 'a' used twice");
-    expect_config_error("{\"fields\": {" NUMF("t", "/t") "}, \"checks\": [{\"id\": \"a\", "
-                        "\"assert\": \"t > 0\"}, {\"id\": \"b\", \"assert\": \"t >= \"}]}",
-                        E, "/validators/v/checks/1/assert", 6, "expected a value");
+    expect_config_error(
+        "{\"fields\": {" NUMF(
+            "t", "/t") "}, \"checks\": [{\"id\": \"a\", "
+                       "\"assert\": \"t > 0\"}, {\"id\": \"b\", \"assert\": \"t >= \"}]}",
+        E, "/validators/v/checks/1/assert", 6, "expected a value");
     expect_config_error("{\"fields\": {" NUMF("t", "/t") "}, " CHK("t > 0 && nope") "}", E,
                         "/validators/v/checks/0/assert", 10, "unknown identifier 'nope'");
     expect_config_error("{\"fields\": {" NUMF("t", "/t") "}, " CHK("t == customer.id") "}", E,
