@@ -195,7 +195,7 @@ static void run_case(run *r, const char *file, json_t *tc, bool format, totals *
             got = vr == RR_OK && rr_verdict_passed(r->verdict);
             ok = vr == RR_OK && got == want;
             if (vr != RR_OK)
-                snprintf(why, sizeof why, "error %s: %s", rr_error_name(vr), verr.message);
+                snprintf(why, sizeof why, "error %d: %s", vr, verr.message);
             else if (!ok)
                 snprintf(why, sizeof why, "expected %s, got %s", want ? "valid" : "invalid",
                          got ? "valid" : "invalid");
