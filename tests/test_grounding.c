@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base.h"
 #include "validate_grounding.h"
@@ -602,13 +603,21 @@ static void test_allocation_failure_is_enomem_without_leaks(void **state) {
     }
 }
 
-static uint64_t best_of_3(fx *f, const char *text, size_t len) {
+/* CPU time of this thread: time the scheduler gives other processes does not count. */
+static uint64_t cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The fastest of several runs. */
+static uint64_t best_time(fx *f, const char *text, size_t len) {
     uint64_t best = UINT64_MAX;
-    for (int i = 0; i < 3; i++) {
-        uint64_t t0 = rr_now_ns();
+    for (int i = 0; i < 5; i++) {
+        uint64_t t0 = cpu_ns();
         rr_verdict_clear(&f->v);
         assert_int_equal(rr_grounding_check(f->g, f->s, text, len, paris, 2, &f->v, NULL), RR_OK);
-        uint64_t t = rr_now_ns() - t0;
+        uint64_t t = cpu_ns() - t0;
         best = t < best ? t : best;
     }
     return best;
@@ -625,11 +634,12 @@ static void test_megabyte_answer_takes_linear_time(void **state) {
         text[i] = unit[i % (sizeof unit - 1)];
     fx f;
     fx_init(&f, NULL);
-    uint64_t quarter = best_of_3(&f, text, n / 4);
-    uint64_t whole = best_of_3(&f, text, n);
+    uint64_t quarter = best_time(&f, text, n / 4);
+    uint64_t whole = best_time(&f, text, n);
     assert_true(res(&f)->nclaims > 30000);
     /* linear: about 4x; quadratic would be 16x */
-    assert_true(whole < quarter * 8);
+    if (whole >= quarter * 10)
+        fail_msg("1 MiB took %.2f ms, 256 KiB %.2f ms", whole / 1e6, quarter / 1e6);
     free(text);
     fx_free(&f);
 }
