@@ -3180,15 +3180,25 @@ int rr_schema_check_json(const rr_schema *s, const json_t *inst, rr_verdict *v) 
 }
 
 /* Deeper than `max`? Counts brackets outside strings; cheap enough to run before jansson
- * so a hostile 100,000-deep document is refused without recursion. */
+ * so a hostile 100,000-deep document is refused without recursion. String bodies, most of
+ * a model's output, are skipped with memchr. */
 static bool too_deep(const char *s, size_t len, uint32_t max) {
     uint32_t d = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
+    const char *p = s, *end = s + len;
+    while (p < end) {
+        char ch = *p++;
         if (ch == '"') {
-            for (i++; i < len && s[i] != '"'; i++)
-                if (s[i] == '\\')
-                    i++;
+            for (;;) {
+                const char *q = memchr(p, '"', (size_t)(end - p));
+                if (!q)
+                    return false;
+                size_t bs = 0;
+                while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
+                    bs++;
+                p = q + 1;
+                if (!(bs & 1))
+                    break;
+            }
         } else if (ch == '[' || ch == '{') {
             if (++d > max)
                 return true;

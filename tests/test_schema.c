@@ -244,6 +244,22 @@ static void test_deep_nesting_is_refused_without_recursion(void **state) {
     rr_schema_free(s);
 }
 
+static void test_depth_limit_ignores_brackets_inside_strings(void **state) {
+    (void)state;
+    rr_schema_options o = RR_SCHEMA_OPTIONS_INIT;
+    o.max_depth = 2;
+    rr_schema *s = compile_opts("true", &o);
+    rr_verdict *v = verdict();
+    rr_error err = RR_ERROR_INIT;
+    const char *ok = "[[\"\\\"[[[[{{\",\"x\\\\\"],1]";
+    assert_int_equal(rr_schema_validate(s, ok, strlen(ok), v, &err), RR_OK);
+    assert_int_equal(rr_verdict_passed(v), 1);
+    const char *deep = "[[\"x\\\\\",[1]]]";
+    assert_int_equal(rr_schema_validate(s, deep, strlen(deep), v, &err), RR_EDEPTH);
+    rr_verdict_free(v);
+    rr_schema_free(s);
+}
+
 static void test_recursive_ref_without_progress_is_an_error_not_a_crash(void **state) {
     (void)state;
     rr_schema *s = compile("{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"$ref\":"
@@ -625,6 +641,7 @@ int main(void) {
         cmocka_unit_test(test_not_json_fails_with_invalid_json),
         cmocka_unit_test(test_text_cut_short_fails_as_truncated),
         cmocka_unit_test(test_deep_nesting_is_refused_without_recursion),
+        cmocka_unit_test(test_depth_limit_ignores_brackets_inside_strings),
         cmocka_unit_test(test_recursive_ref_without_progress_is_an_error_not_a_crash),
         cmocka_unit_test(test_oversized_instance_is_refused),
         cmocka_unit_test(test_huge_output_keeps_findings_bounded),
