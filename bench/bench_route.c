@@ -4,7 +4,9 @@
  * call after warm-up (counted through the allocator hook).
  *   bench_route [iterations]   (default 20000 per mix) */
 #define _POSIX_C_SOURCE 200809L
+#ifndef XXH_INLINE_ALL
 #define XXH_INLINE_ALL
+#endif
 #include <xxhash.h>
 
 #include <pthread.h>

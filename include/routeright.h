@@ -156,6 +156,8 @@ typedef struct rr_allocator {
  *    that hits one fails with RR_ELIMIT (defaults 100000 / 10000).
  *  - base_dir: directory that relative file names in the policy resolve against
  *    (default: the policy file's directory, or the working directory for text).
+ *  - max_output_bytes: rr_validate rejects longer model outputs with RR_ETOOBIG
+ *    (default 16 MiB).
  */
 typedef struct rr_router_options {
     uint32_t version;
@@ -165,9 +167,10 @@ typedef struct rr_router_options {
     uint32_t regex_match_limit;
     uint32_t regex_depth_limit;
     const char *base_dir;
+    uint64_t max_output_bytes;
 } rr_router_options;
 
-#define RR_ROUTER_OPTIONS_INIT {RR_ROUTER_OPTIONS_VERSION, 0, NULL, 0, 0, 0, NULL}
+#define RR_ROUTER_OPTIONS_INIT {RR_ROUTER_OPTIONS_VERSION, 0, NULL, 0, 0, 0, NULL, 0}
 /** Fill `opts` with defaults for structure version `version`. RR_EINVAL if unknown. */
 RR_API int rr_router_options_init(rr_router_options *opts, unsigned int version);
 
@@ -246,6 +249,14 @@ RR_API int rr_request_set_bool(rr_request *request, const char *key, int value);
  */
 RR_API int rr_request_add_evidence(rr_request *request, const char *id, const char *text,
                                    size_t len, double score);
+/**
+ * The model tier the conversation last used (0 = unknown, the default; reset clears it).
+ * With the policy option "sticky_tier", a conversation never drops to a cheaper tier: the
+ * router walks up the chosen route's ladder to the first allowed route at that tier or
+ * above, and the reason line says "sticky_tier(last=T)". Read the tier a decision used
+ * with rr_decision_tier and pass it back on the conversation's next request.
+ */
+RR_API int rr_request_set_last_tier(rr_request *request, int tier);
 /** Set the conversation id (copied; NULL clears it). Decisions record it. */
 RR_API int rr_request_set_conversation(rr_request *request, const char *conversation_id);
 /**
@@ -283,6 +294,14 @@ typedef enum rr_route_kind {
  */
 RR_API int rr_route(const rr_router *router, rr_request *request, rr_decision **decision,
                     rr_error *err);
+/**
+ * Like rr_route, then replace the chosen route by `route_id` (features, eligibility and
+ * task are computed as usual, and the reason line records what the policy would have
+ * chosen). For validating or replaying a recorded output of a known route. RR_ENOTFOUND
+ * when the policy has no such route.
+ */
+RR_API int rr_route_to(const rr_router *router, rr_request *request, const char *route_id,
+                       rr_decision **decision, rr_error *err);
 /** Free a decision. NULL is a no-op. */
 RR_API void rr_decision_free(rr_decision *decision);
 
@@ -305,6 +324,8 @@ RR_API size_t rr_decision_escalation_count(const rr_decision *d);
  * Returns RR_ERANGE when `i` is out of range. Either out pointer may be NULL. */
 RR_API int rr_decision_escalation(const rr_decision *d, size_t i, const char **failure,
                                   const char **target);
+/** The tier of the decided route's model (0 for terminal routes). */
+RR_API int rr_decision_tier(const rr_decision *d);
 /** The task family chosen by the task stage ("unknown" when no task rule matched). */
 RR_API const char *rr_decision_task(const rr_decision *d);
 /** The id of the routing rule that fired. */
@@ -489,6 +510,368 @@ RR_API void rr_schema_free(rr_schema *schema);
  */
 RR_API int rr_schema_validate(const rr_schema *schema, const char *instance, size_t len,
                               rr_verdict *verdict, rr_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * --- Validation through a route, escalation and the run loop ---
+ *
+ * rr_validate runs the validators a decided route names; rr_escalate turns a typed failure
+ * into the next decision (or a terminal one); rr_run drives route -> call -> validate ->
+ * escalate with the host's callbacks until an outcome.
+ * ------------------------------------------------------------------------------------- */
+
+/**
+ * Run the validators of `decision`'s route, in the policy's order, on `output` (`len`
+ * bytes, the model's text) into `verdict` (reset first). `request` supplies evidence for
+ * grounding, attributes for semantic checks and PII for leak detection; it may be NULL
+ * when the route's validators need none of them. Returns RR_OK when validation ran (the
+ * verdict says pass or fail); RR_EINVAL for NULL arguments; RR_ETOOBIG when `len` exceeds
+ * the router's max_output_bytes; RR_ENOMEM. Thread-safe as rr_route is.
+ */
+RR_API int rr_validate(const rr_router *router, const rr_decision *decision, const char *output,
+                       size_t len, rr_request *request, rr_verdict *verdict, rr_error *err);
+
+/** Failure types rr_escalate accepts (and rr_verdict_failure returns a subset of). */
+#define RR_FAILURE_SCHEMA "schema"
+#define RR_FAILURE_SEMANTIC "semantic"
+#define RR_FAILURE_GROUNDING "grounding"
+#define RR_FAILURE_SAFETY "safety"
+#define RR_FAILURE_EMPTY "empty"
+#define RR_FAILURE_REFUSAL "refusal"
+#define RR_FAILURE_TRUNCATED "truncated"
+#define RR_FAILURE_LOW_CONFIDENCE "low_confidence"
+#define RR_FAILURE_MODEL_ERROR "model_error"
+#define RR_FAILURE_TOOL_ERROR "tool_error"
+#define RR_FAILURE_TIMEOUT "timeout"
+
+/**
+ * Record what an attempt on `decision`'s route cost: token counts (>= 0) and latency in
+ * milliseconds (>= 0). rr_escalate adds them to the ladder's totals and checks the
+ * policy's limits (attempts, cost at the model's prices, latency). RR_EINVAL for negative
+ * or non-finite values.
+ */
+RR_API int rr_decision_add_usage(rr_decision *decision, int64_t input_tokens,
+                                 int64_t output_tokens, double latency_ms);
+/** Attempt number of this decision on its ladder (1 for a fresh rr_route decision). */
+RR_API uint32_t rr_decision_attempt(const rr_decision *decision);
+/** Totals of the ladder so far (this decision and every one it escalated from). */
+RR_API double rr_decision_total_cost_usd(const rr_decision *decision);
+RR_API double rr_decision_total_latency_ms(const rr_decision *decision);
+
+/**
+ * Given that the attempt on `decision` failed with `failure` (one of RR_FAILURE_*;
+ * `retriable` matters for model_error and tool_error), decide the next step into `*next`
+ * (allocated when NULL, else reused; it must not be `decision` itself):
+ *  - transient failures (timeout, retriable model_error / tool_error) retry the same route
+ *    while its "retries" allow; structural failures never retry the same route;
+ *  - otherwise the route's escalation target for that failure, skipping any route, model
+ *    or tool eligibility denied for this request (up the target's own ladder);
+ *  - when there is no target, the policy's terminal route for "exhausted"; when the next
+ *    attempt would exceed a limit (attempts, total cost, total latency), the terminal
+ *    route for "limits"; both default to human review.
+ * The next decision carries the ladder's totals and a reason line that says which of
+ * these happened. Terminal decisions have kind != RR_ROUTE_MODEL. Errors: RR_EINVAL
+ * (NULL argument, unknown failure type, next == decision), RR_ENOMEM.
+ */
+RR_API int rr_escalate(const rr_router *router, const rr_decision *decision,
+                       const char *failure, int retriable, rr_decision **next, rr_error *err);
+/** rr_escalate with the verdict's failure type (RR_EINVAL if the verdict passed). */
+RR_API int rr_escalate_verdict(const rr_router *router, const rr_decision *decision,
+                               const rr_verdict *verdict, rr_decision **next, rr_error *err);
+
+/* ---- rr_run: the host's callbacks ---- */
+
+/** What call_model / call_tool return. Any other value is treated as RR_CALL_ERROR. */
+#define RR_CALL_OK 0
+#define RR_CALL_RETRIABLE 1 /* transient: the route may be retried (429, 5xx) */
+#define RR_CALL_ERROR 2     /* permanent failure of this call */
+#define RR_CALL_TIMEOUT 3
+#define RR_CALL_ABORT (-16) /* == RR_EABORT: stop rr_run now; it returns RR_EABORT */
+
+#define RR_MODEL_CALL_VERSION 1u
+
+/** The route context handed to call_model. Everything is borrowed for the call only. */
+typedef struct rr_model_call {
+    uint32_t version;
+    uint32_t attempt;          /* 1-based attempt number on the ladder */
+    const char *route;         /* route id */
+    const char *route_version;
+    const char *model;         /* model id from the policy */
+    const char *prompt;        /* prompt variant */
+    const char *output_mode;   /* "text", "json" or "constrained" */
+    const char *schema_json;   /* constrained/json: the JSON Schema to enforce, else NULL */
+    const char *const *tools;  /* tool ids */
+    size_t ntools;
+    int64_t context_tokens;    /* context budget */
+    int64_t max_output_tokens;
+    const char *text;          /* the request text */
+    size_t text_len;
+    const char *previous_failure;  /* "" on the first attempt, else the failure type */
+    const char *previous_findings; /* JSON array of the failed verdict's findings, or "[]" */
+    const char *tool_results;      /* JSON object {tool: output} from call_tool, or "{}" */
+    const rr_request *request;     /* evidence and attributes, read-only */
+} rr_model_call;
+
+#define RR_MODEL_RESULT_VERSION 1u
+
+/**
+ * What call_model fills in. `output` must stay valid until call_model is called again or
+ * rr_run returns (the library copies it at once). Token counts must be >= 0; -1 = unknown
+ * (then estimated from the text at 4 bytes per token). latency_ms < 0 = measure with the
+ * clock. confidence in [0, 1], or < 0 when the model gives none; a route with
+ * "min_confidence" fails with low_confidence below it.
+ */
+typedef struct rr_model_result {
+    uint32_t version;
+    const char *output;
+    size_t output_len;
+    int64_t input_tokens;
+    int64_t output_tokens;
+    double latency_ms;
+    double confidence;
+} rr_model_result;
+
+#define RR_TOOL_CALL_VERSION 1u
+typedef struct rr_tool_call {
+    uint32_t version;
+    uint32_t attempt;
+    const char *tool;
+    const char *route;
+    const char *text;
+    size_t text_len;
+    const rr_request *request;
+} rr_tool_call;
+
+typedef struct rr_tool_result {
+    uint32_t version;
+    const char *output; /* valid until the next callback or rr_run returns; may be NULL */
+    size_t output_len;
+    double latency_ms;  /* < 0 = measure with the clock */
+} rr_tool_result;
+
+#define RR_CALLBACKS_VERSION 1u
+
+/**
+ * The host's callbacks (`version` first; the struct only grows at the end; NULL = not
+ * provided). call_model is required. call_tool, when given, is called once per tool of a
+ * model route before its model call; its outputs reach call_model as tool_results.
+ * on_event receives each decision, verdict, escalation and the outcome as a JSON record
+ * (borrowed for the call); returning non-zero from it aborts the run like RR_CALL_ABORT.
+ * now_ns, when given, replaces the monotonic clock (for deterministic tests).
+ * Callbacks may run concurrently when several threads run on one router.
+ */
+typedef struct rr_callbacks {
+    uint32_t version;
+    void *user_data;
+    int (*call_model)(void *user_data, const rr_model_call *call, rr_model_result *result);
+    int (*call_tool)(void *user_data, const rr_tool_call *call, rr_tool_result *result);
+    int (*on_event)(void *user_data, const char *json, size_t len);
+    uint64_t (*now_ns)(void *user_data);
+} rr_callbacks;
+
+#define RR_CALLBACKS_INIT {RR_CALLBACKS_VERSION, NULL, NULL, NULL, NULL, NULL}
+
+typedef struct rr_outcome rr_outcome;
+
+/**
+ * Route `request`, call the model, validate, escalate — until an outcome. On RR_OK,
+ * `*outcome` (allocated when NULL, else reused) holds the result; a ladder that ends in
+ * human review, a clarification or a safe failure is still RR_OK: read rr_outcome_kind.
+ * Errors: RR_EINVAL (NULL argument, no call_model, unsupported callbacks version), errors
+ * of rr_route (bad request), RR_EABORT (a callback asked to stop), RR_ENOMEM. When rr_run
+ * returns an error, no callback is invoked after the point of failure.
+ * Reentrant: any number of threads may run on one router at once.
+ */
+RR_API int rr_run(const rr_router *router, rr_request *request, const rr_callbacks *callbacks,
+                  rr_outcome **outcome, rr_error *err);
+/** Free an outcome. NULL is a no-op. */
+RR_API void rr_outcome_free(rr_outcome *outcome);
+/** "answer", "clarify", "defer", "human_review" or "safe_failure". */
+RR_API const char *rr_outcome_kind(const rr_outcome *outcome);
+/** The final text: the accepted model output for answers, else the route's message. */
+RR_API const char *rr_outcome_text(const rr_outcome *outcome, size_t *len);
+/** The route that produced the outcome, and its model ("" for terminal routes). */
+RR_API const char *rr_outcome_route(const rr_outcome *outcome);
+RR_API const char *rr_outcome_model(const rr_outcome *outcome);
+/** The chain of reason codes, one per attempt, joined by " | ". */
+RR_API const char *rr_outcome_reason(const rr_outcome *outcome);
+RR_API size_t rr_outcome_attempt_count(const rr_outcome *outcome);
+/** Attempt `i` (0-based): route, model, call status ("ok", "retriable", "error",
+ * "timeout"), failure ("" when it passed), tokens, cost (USD at the policy's prices) and
+ * latency. Strings NULL / numbers -1 when `i` is out of range. */
+RR_API const char *rr_outcome_attempt_route(const rr_outcome *outcome, size_t i);
+RR_API const char *rr_outcome_attempt_model(const rr_outcome *outcome, size_t i);
+RR_API const char *rr_outcome_attempt_status(const rr_outcome *outcome, size_t i);
+RR_API const char *rr_outcome_attempt_failure(const rr_outcome *outcome, size_t i);
+RR_API int64_t rr_outcome_attempt_input_tokens(const rr_outcome *outcome, size_t i);
+RR_API int64_t rr_outcome_attempt_output_tokens(const rr_outcome *outcome, size_t i);
+RR_API double rr_outcome_attempt_cost_usd(const rr_outcome *outcome, size_t i);
+RR_API double rr_outcome_attempt_latency_ms(const rr_outcome *outcome, size_t i);
+RR_API double rr_outcome_cost_usd(const rr_outcome *outcome);
+RR_API double rr_outcome_latency_ms(const rr_outcome *outcome);
+RR_API int64_t rr_outcome_input_tokens(const rr_outcome *outcome);
+RR_API int64_t rr_outcome_output_tokens(const rr_outcome *outcome);
+/** 1 when the accepted output passed every validator of its route (answers only). */
+RR_API int rr_outcome_valid(const rr_outcome *outcome);
+/**
+ * The whole trace as one JSON object (borrowed; `len` may be NULL): kind, text length,
+ * route, reason chain, totals ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+ * cost_usd, latency_ms) and "attempts" [{route, "gen_ai.request.model", status, failure,
+ * verdict, "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", cost_usd,
+ * latency_ms, reason}], with the policy's name, version and fingerprint.
+ */
+RR_API const char *rr_outcome_json(rr_outcome *outcome, size_t *len);
+
+/* ---------------------------------------------------------------------------------------
+ * --- Offline evaluation ---
+ *
+ * Replay recorded traffic through a policy exactly as live traffic would go: rr_route,
+ * then the recorded output re-validated with rr_validate (or the recorded verdict), then
+ * rr_escalate on failure, until an accepted answer or a terminal route, adding up the
+ * cost and latency of every attempt. The result is a JSON report (quality, cost, latency
+ * percentiles, routes, escalation precision and recall, baselines, RouteLLM's APGR/CPT
+ * and RouterBench's AIQ) and a mergeable partial aggregate for sharded runs.
+ *
+ * Replay format: one JSON object per line (JSONL).
+ *   {"id": "r1",                                  string or integer, optional
+ *    "text": "...", "attrs": {...}, "evidence": [...], "conversation_id": "...",
+ *                                                 the request, as rr_request_from_json
+ *    "labels": {"task": "faq", "risk": "high", "human_review": false,
+ *               "acceptable_routes": ["medium_rag_v1", "premium_rag_v1"]},  optional
+ *    "outcomes": {"small_rag_v2": {"quality": 0.4, "accepted": false, "cost_usd": 0.0004,
+ *                 "latency_ms": 420, "output": "...", "failure": "grounding",
+ *                 "retriable": false, "input_tokens": 900, "output_tokens": 120,
+ *                 "confidence": 0.7, "schema_valid": true}, ...},
+ *    "meta": anything (ignored)}
+ * Every outcome field is optional. Whether an attempt is accepted: a recorded "failure"
+ * fails it with that type; else a recorded "output" is re-validated by the route's
+ * validators (unless RR_EVAL_NO_REVALIDATE); else "accepted": false fails it with the
+ * type of the route's first validator (low_confidence when it has none); a "confidence"
+ * under the route's min_confidence fails it with low_confidence; otherwise it passes.
+ * Whether an outcome is acceptable (ground truth for the metrics): labels'
+ * acceptable_routes when given, else quality >= acceptable_quality, else "accepted",
+ * else what the validators said. Cost: cost_usd, else the tokens (recorded, or estimated
+ * at 4 bytes a token from the text and evidence and from the output or the route's
+ * max_output_tokens) at the policy's prices; latency: latency_ms, else the model's.
+ * A record whose ladder reaches a model route it has no outcome for is counted as
+ * "missing outcome" (per route) and left out of the metrics.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct rr_eval rr_eval;
+
+/** Malformed lines are counted and reported in the result but do not fail
+ * rr_eval_add_line (default: it returns RR_EDATA). */
+#define RR_EVAL_SKIP_MALFORMED 1u
+/** Use recorded verdicts ("accepted", "failure") even when an output is recorded. */
+#define RR_EVAL_NO_REVALIDATE 2u
+
+#define RR_EVAL_OPTIONS_VERSION 1u
+
+/**
+ * Options for an evaluation. Initialise with RR_EVAL_OPTIONS_INIT or, from bindings,
+ * rr_eval_options_init(); unlike the router's, these defaults are not all zero.
+ *  - flags: RR_EVAL_SKIP_MALFORMED, RR_EVAL_NO_REVALIDATE.
+ *  - allocator: NULL = malloc (jansson's parse trees use jansson's allocator).
+ *  - acceptable_quality: an outcome of at least this quality is acceptable (0.5).
+ *  - human_quality, human_cost_usd, human_latency_ms: credited to a human-review route
+ *    when the record has no outcome for it (1, 0, 0). Other terminal routes (clarify,
+ *    defer, refuse) count quality 0 and cost 0 unless recorded or listed as acceptable.
+ *  - bootstrap: Poisson-bootstrap resamples for confidence intervals (0 = none; at most
+ *    100000); seed: their seed, also the random baseline's (1). Weights come from a hash
+ *    of the seed and the record's id (else its line number), so two evaluations of the
+ *    same file with the same seed are paired and shards agree.
+ */
+typedef struct rr_eval_options {
+    uint32_t version;
+    uint32_t flags;
+    const rr_allocator *allocator;
+    double acceptable_quality;
+    double human_quality;
+    double human_cost_usd;
+    double human_latency_ms;
+    uint32_t bootstrap;
+    uint32_t reserved_;
+    uint64_t seed;
+} rr_eval_options;
+
+#define RR_EVAL_OPTIONS_INIT {RR_EVAL_OPTIONS_VERSION, 0, NULL, 0.5, 1.0, 0.0, 0.0, 0, 0, 1}
+/** Fill `opts` with the defaults for structure version `version`. RR_EINVAL if unknown. */
+RR_API int rr_eval_options_init(rr_eval_options *opts, unsigned int version);
+
+/**
+ * Create an evaluation of `router` (borrowed: it must outlive the evaluation; several
+ * evaluations on several threads may share it). `router` may be NULL for an evaluation
+ * that only merges partials (rr_eval_merge_json); adding lines to it fails with
+ * RR_ESTATE. `opts` may be NULL. Errors: RR_EINVAL (NULL out, bad option values or
+ * version), RR_ENOMEM. Free with rr_eval_free. An evaluation belongs to one thread at a
+ * time.
+ */
+RR_API int rr_eval_new(rr_eval **out, const rr_router *router, const rr_eval_options *opts,
+                       rr_error *err);
+/** Free an evaluation and every string it returned. NULL is a no-op. */
+RR_API void rr_eval_free(rr_eval *eval);
+
+/**
+ * Replay one JSONL line (`len` bytes, without its newline; need not be NUL-terminated).
+ * Lines are numbered from 1 in the order they are given; blank lines are counted and
+ * skipped. A record missing the outcome its ladder needs is counted, not an error.
+ * Errors: RR_EDATA (malformed record, or a request the router rejects: err names the line
+ * and the JSON pointer; the line is counted as malformed and kept in the result's
+ * "errors"; with RR_EVAL_SKIP_MALFORMED the call returns RR_OK instead), RR_ESTATE (no
+ * router), RR_EINVAL, RR_ENOMEM.
+ */
+RR_API int rr_eval_add_line(rr_eval *eval, const char *line, size_t len, rr_error *err);
+/**
+ * Replay every line of the file at `path`, streaming: memory does not grow with the
+ * file. Stops at the first error rr_eval_add_line returns. Errors as rr_eval_add_line,
+ * plus RR_EIO (cannot open or read) and RR_EDATA when the file holds no record.
+ */
+RR_API int rr_eval_add_file(rr_eval *eval, const char *path, rr_error *err);
+
+/** Records replayed into the metrics; lines counted as malformed; records left out
+ * because an outcome was missing. 0 for NULL. */
+RR_API uint64_t rr_eval_record_count(const rr_eval *eval);
+RR_API uint64_t rr_eval_malformed_count(const rr_eval *eval);
+RR_API uint64_t rr_eval_missing_count(const rr_eval *eval);
+
+/**
+ * The metrics as one JSON object (borrowed, NUL-terminated, valid until the evaluation
+ * is next changed or freed; `len` may be NULL): "policy", "records", "lines",
+ * "malformed", "errors" [{line, message}], "missing_outcome" {total, by_route},
+ * "overall" and "families" {name: ...}, each with n, quality, cost_per_request_usd,
+ * latency_ms {mean, p50, p95, p99}, premium_share, routes {first, final}, escalation
+ * {rate, precision, recall}, false_cheap_route_rate, premium_overuse_rate,
+ * route_accuracy, human_review_rate, schema_valid_rate {route: rate}, risk {tier: {n,
+ * cheap}} and baselines {always_cheapest, always_premium, random_same_premium_share,
+ * oracle}; "research" {pair: {q_weak, q_strong, policy_pgr, random: {apgr, cpt50,
+ * cpt80}, oracle: {...}}, aiq_models, models: [...]}; "bootstrap" {resamples, seed, ci:
+ * {metric: [lo, hi]}} when enabled; "sketch" {relative_error}. Rates whose denominator is
+ * zero are null. Percentiles come from the sketch: within 1% (relative) of the sample
+ * value of rank floor(q * (n - 1)). NULL only on RR_ENOMEM.
+ */
+RR_API const char *rr_eval_result_json(rr_eval *eval, size_t *len);
+/**
+ * The aggregate itself as JSON (borrowed, as rr_eval_result_json): counts, sums and
+ * sketches, with the policy fingerprint and the options that shape them. Feed it to
+ * rr_eval_merge_json of another evaluation (e.g. one per shard, merged in a reduce step).
+ * NULL only on RR_ENOMEM.
+ */
+RR_API const char *rr_eval_partial_json(rr_eval *eval, size_t *len);
+/**
+ * Add a partial (from rr_eval_partial_json) into `eval`. Counts add exactly, so merged
+ * shards report the same counts and sketches as one run over all the data. Errors:
+ * RR_EJSON (not JSON), RR_EDATA (not a partial, another policy fingerprint or other
+ * options; the evaluation is unchanged), RR_EINVAL, RR_ENOMEM.
+ */
+RR_API int rr_eval_merge_json(rr_eval *eval, const char *partial, size_t len, rr_error *err);
+
+/** rr_eval_report: one SVG image instead of an HTML page. */
+#define RR_EVAL_REPORT_SVG 1u
+/**
+ * A report a person can read: a self-contained HTML page (inline SVG charts, inline CSS,
+ * no external assets) or, with RR_EVAL_REPORT_SVG, one SVG image. Borrowed as
+ * rr_eval_result_json. NULL on RR_ENOMEM or when no record was replayed.
+ */
+RR_API const char *rr_eval_report(rr_eval *eval, uint32_t flags, size_t *len);
 
 #ifdef __cplusplus
 }

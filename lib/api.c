@@ -143,6 +143,7 @@ void rr_router_free(rr_router *r) {
         rr_free(a, r->validators[i].type);
         rr_free(a, r->validators[i].version);
         rr_free(a, r->validators[i].pointer);
+        rr_validator_free(a, &r->validators[i]);
     }
     rr_free(a, r->validators);
     free_strv(a, r->slot_names, r->nslots);
@@ -171,6 +172,9 @@ int rr_router_new(rr_router **out, const char *policy, size_t len, const rr_rout
         return rr_err(err, RR_ENOMEM, "out of memory");
     r->a = a;
     r->max_text_bytes = (opts && opts->max_text_bytes) ? opts->max_text_bytes : (1u << 20);
+    r->max_output_bytes = (opts && opts->max_output_bytes) ? opts->max_output_bytes : (1u << 24);
+    r->regex_match_limit = (opts && opts->regex_match_limit) ? opts->regex_match_limit : 100000;
+    r->regex_depth_limit = (opts && opts->regex_depth_limit) ? opts->regex_depth_limit : 10000;
     r->terminal_denied = r->terminal_no_match = -1;
     r->gctx = pcre2_general_context_create(pcre_malloc, pcre_free, &r->a);
     r->mctx = r->gctx ? pcre2_match_context_create(r->gctx) : NULL;
@@ -178,10 +182,8 @@ int rr_router_new(rr_router **out, const char *policy, size_t len, const rr_rout
         rr_router_free(r);
         return rr_err(err, RR_ENOMEM, "out of memory");
     }
-    pcre2_set_match_limit(r->mctx, (opts && opts->regex_match_limit) ? opts->regex_match_limit
-                                                                      : 100000);
-    pcre2_set_depth_limit(r->mctx, (opts && opts->regex_depth_limit) ? opts->regex_depth_limit
-                                                                      : 10000);
+    pcre2_set_match_limit(r->mctx, r->regex_match_limit);
+    pcre2_set_depth_limit(r->mctx, r->regex_depth_limit);
     int rc = rr_policy_compile(r, policy, len, err);
     if (rc != RR_OK) {
         rr_router_free(r);

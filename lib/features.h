@@ -47,6 +47,8 @@ uint32_t rr_token_estimate(uint32_t chars, uint32_t words);
 void rr_text_features_extract(const char *text, size_t len, rr_text_features *out,
                               rr_pii_span *spans, size_t max_spans, size_t *nspans);
 
+/* Term sets, content terms and coverage are implemented in lib/terms.c. */
+
 /* A set of 64-bit term hashes (open addressing), owned by the caller's scratch. */
 typedef struct rr_termset {
     uint64_t *slots; /* 0 = empty */

@@ -555,7 +555,6 @@ static int parse_validators(pc *c, json_t *vals) {
     r->validators = alloc_array(c, json_object_size(vals), sizeof *r->validators);
     if (!r->validators)
         return RR_ENOMEM;
-    static const char *const keys[] = {"type", "version", "description", "config", NULL};
     const char *name;
     json_t *v;
     json_object_foreach(vals, name, v) {
@@ -564,7 +563,6 @@ static int parse_validators(pc *c, json_t *vals) {
         if (!json_is_object(v))
             return fail(c, RR_EPOLICY, p, 0, "a validator must be an object, found %s",
                         type_name(v));
-        TRY(check_keys(c, v, p, keys));
         const char *type = NULL, *version = "1";
         TRY(get_str(c, v, p, "type", true, &type));
         TRY(get_str(c, v, p, "version", false, &version));
@@ -585,6 +583,14 @@ static int parse_validators(pc *c, json_t *vals) {
         TRY(dup(c, &d->type, type));
         TRY(dup(c, &d->version, version));
         TRY(dup(c, &d->pointer, p));
+        /* Each type checks its own keys; locate the line of whatever it names. */
+        int rc = rr_validator_compile(r, d, v, c->err);
+        if (rc != RR_OK) {
+            if (c->err && c->err->pointer[0] && !c->err->line)
+                rr_json_locate(c->text, c->len, c->err->pointer, &c->err->line,
+                               &c->err->column);
+            return rc;
+        }
     }
     return RR_OK;
 }
@@ -671,8 +677,8 @@ static int parse_route(pc *c, const char *id, json_t *rt, rr_route_def *d) {
     }
     static const char *const mkeys[] = {"kind", "version", "model", "prompt", "tools",
                                         "context_tokens", "max_output_tokens", "output",
-                                        "validators", "escalate", "retries", "description",
-                                        NULL};
+                                        "validators", "escalate", "retries", "min_confidence",
+                                        "description", NULL};
     TRY(check_keys(c, rt, p, mkeys));
     const char *model = NULL, *prompt = "default", *output = "text";
     TRY(get_str(c, rt, p, "model", true, &model));
@@ -699,6 +705,13 @@ static int parse_route(pc *c, const char *id, json_t *rt, rr_route_def *d) {
     int64_t retries = 0;
     TRY(get_int(c, rt, p, "retries", false, 0, 10, &retries));
     d->retries = (int)retries;
+    d->min_confidence = -1;
+    TRY(get_num(c, rt, p, "min_confidence", false, 0, &d->min_confidence));
+    if (d->min_confidence > 1) {
+        char pc_[PTR_MAX];
+        ptr_join(pc_, sizeof pc_, p, "min_confidence");
+        return fail(c, RR_EPOLICY, pc_, 0, "'min_confidence' must be in 0..1");
+    }
     json_t *arr = NULL;
     char pa[PTR_MAX];
     TRY(get_arr(c, rt, p, "tools", false, &arr));
@@ -801,18 +814,22 @@ static int terminal_ref(pc *c, json_t *term, const char *key, int *out) {
 }
 
 static int parse_terminal(pc *c, json_t *term) {
-    static const char *const keys[] = {"denied", "no_match", "limits", NULL};
+    static const char *const keys[] = {"denied", "no_match", "exhausted", "limits", NULL};
     rr_router *r = c->r;
+    r->terminal_exhausted = r->terminal_limits = -1;
     if (term) {
         TRY(check_keys(c, term, "/terminal", keys));
         TRY(terminal_ref(c, term, "denied", &r->terminal_denied));
         TRY(terminal_ref(c, term, "no_match", &r->terminal_no_match));
+        TRY(terminal_ref(c, term, "exhausted", &r->terminal_exhausted));
+        TRY(terminal_ref(c, term, "limits", &r->terminal_limits));
     }
     /* Without an explicit choice, a route named human_review (a human route) serves. */
     int hr = route_index(r, "human_review");
     if (hr >= 0 && r->routes[hr].kind != RR_ROUTE_HUMAN)
         hr = -1;
-    if (hr < 0 && (r->terminal_denied < 0 || r->terminal_no_match < 0)) {
+    if (hr < 0 && (r->terminal_denied < 0 || r->terminal_no_match < 0 ||
+                   r->terminal_exhausted < 0 || r->terminal_limits < 0)) {
         /* No human lane declared: add a built-in one so every request has somewhere safe to
          * go. It is reported by name in records and by `rrctl lint`. */
         rr_route_def *n = rr_realloc(&r->a, r->routes, r->nroutes * sizeof *n,
@@ -836,6 +853,10 @@ static int parse_terminal(pc *c, json_t *term) {
         r->terminal_denied = hr;
     if (r->terminal_no_match < 0)
         r->terminal_no_match = hr;
+    if (r->terminal_exhausted < 0)
+        r->terminal_exhausted = hr;
+    if (r->terminal_limits < 0)
+        r->terminal_limits = hr;
     return RR_OK;
 }
 
@@ -1137,12 +1158,35 @@ static void mark_reached(pc *c, int i) {
         mark_reached(c, c->r->routes[i].esc[k].target);
 }
 
+static bool ident_char(char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '.';
+}
+
+/* Validators read thresholds ("thr.x") and attributes in their own configuration; count an
+ * identifier as used when it appears as a whole word anywhere besides its declaration. */
+static bool read_by_validator(const pc *c, const char *name) {
+    /* "thr.x" and "match.x" never appear in their declarations; an attribute's key does. */
+    bool prefixed = !strncmp(name, "thr.", 4) || !strncmp(name, "match.", 6);
+    const char *key = name;
+    size_t n = strlen(key), seen = 0;
+    for (const char *p = c->text; p + n <= c->text + c->len; p++) {
+        if (memcmp(p, key, n) || (p > c->text && ident_char(p[-1])) ||
+            (p + n < c->text + c->len && ident_char(p[n])))
+            continue;
+        seen++;
+    }
+    return seen >= (prefixed ? 1u : 2u);
+}
+
 static void lint_warnings(pc *c) {
     rr_router *r = c->r;
     for (size_t i = 0; i < r->nrules; i++)
         mark_reached(c, r->rules[i].route);
     mark_reached(c, r->terminal_denied);
     mark_reached(c, r->terminal_no_match);
+    mark_reached(c, r->terminal_exhausted);
+    mark_reached(c, r->terminal_limits);
     for (size_t i = 0; i < r->nroutes; i++) {
         char p[PTR_MAX];
         ptr_join(p, sizeof p, "/routes", r->routes[i].id);
@@ -1151,7 +1195,7 @@ static void lint_warnings(pc *c) {
                  r->routes[i].id);
     }
     for (size_t i = RR_SLOT__FIXED; i < r->nslots; i++) {
-        if (c->used_slot[i])
+        if (c->used_slot[i] || read_by_validator(c, r->slot_names[i]))
             continue;
         const char *n = r->slot_names[i];
         char p[PTR_MAX];
@@ -1243,7 +1287,8 @@ static int compile_root(pc *c, json_t *root) {
                     type_name(root));
     static const char *const keys[] = {
         "policy", "version", "description", "models", "thresholds", "patterns", "attributes",
-        "eligibility", "tasks", "rules", "routes", "validators", "limits", "terminal", NULL};
+        "eligibility", "tasks", "rules", "routes", "validators", "limits", "terminal", "options",
+        NULL};
     TRY(check_keys(c, root, "", keys));
     const char *name = NULL, *version = NULL, *desc = "";
     TRY(get_str(c, root, "", "policy", true, &name));
@@ -1255,6 +1300,16 @@ static int compile_root(pc *c, json_t *root) {
     for (int i = 0; i < RR_SLOT__FIXED; i++)
         TRY(add_slot(c, "", fixed_slots[i].name, fixed_slots[i].type, -1, NULL));
     json_t *models, *thr, *pats, *attrs, *vals, *routes, *lim, *term, *elig, *tasks, *rules;
+    json_t *opts = NULL;
+    TRY(get_obj(c, root, "", "options", false, &opts));
+    if (opts) {
+        static const char *const okeys[] = {"sticky_tier", NULL};
+        TRY(check_keys(c, opts, "/options", okeys));
+        json_t *st = json_object_get(opts, "sticky_tier");
+        if (st && !json_is_boolean(st))
+            return fail(c, RR_EPOLICY, "/options/sticky_tier", 0, "'sticky_tier' must be a boolean");
+        r->sticky_tier = json_is_true(st);
+    }
     TRY(get_obj(c, root, "", "models", true, &models));
     TRY(parse_models(c, models));
     TRY(get_obj(c, root, "", "thresholds", false, &thr));

@@ -78,10 +78,51 @@ static const char *denied_name(const rr_decision *d) {
 
 static const char *const denied_kinds[] = {"route", "model", "tool"};
 
+static const char *const esc_how_names[] = {"", "retry", "target", "ladder", "exhausted",
+                                            "limits", "denied"};
+
+static void build_escalation_reason(rr_decision *d) {
+    const rr_router *r = d->router;
+    rr_buf *b = &d->reason;
+    const char *f = rr_failure_name(d->esc_failure);
+    rr_buf_printf(b, "attempt=%u %s@%s -> ", (unsigned)d->attempt, f, r->routes[d->esc_from].id);
+    switch (d->esc_how) {
+    case RR_ESC_RETRY:
+        rr_buf_printf(b, "retry %u/%d of the same route", (unsigned)d->retry,
+                      r->routes[d->route].retries);
+        break;
+    case RR_ESC_TARGET:
+        rr_buf_printf(b, "escalate.%s", f);
+        break;
+    case RR_ESC_LADDER:
+        rr_buf_printf(b, "escalate.%s target %s denied, next allowed rung", f,
+                      r->routes[d->esc_skipped].id);
+        break;
+    case RR_ESC_EXHAUSTED:
+        rr_buf_printf(b, "no escalation for %s; terminal.exhausted", f);
+        break;
+    case RR_ESC_LIMITS:
+        rr_buf_puts(b, "the next attempt would exceed the policy's limits; terminal.limits");
+        break;
+    case RR_ESC_DENIED:
+        rr_buf_puts(b, "every rung of the ladder is denied; terminal.denied");
+        break;
+    }
+    const rr_route_def *rt = &r->routes[d->route];
+    rr_buf_printf(b, " => %s", rt->id);
+    if (rt->model >= 0)
+        rr_buf_printf(b, "(model=%s)", r->models[rt->model].id);
+    d->reason_valid = !b->oom;
+}
+
 static void build_reason(rr_decision *d) {
     const rr_router *r = d->router;
     rr_buf *b = &d->reason;
     rr_buf_clear(b);
+    if (d->esc_from >= 0) {
+        build_escalation_reason(d);
+        return;
+    }
     if (d->nelig_fired == 0) {
         rr_buf_puts(b, "elig=ok");
     } else {
@@ -117,7 +158,14 @@ static void build_reason(rr_decision *d) {
     case RR_REROUTE_NO_MATCH:
         rr_buf_puts(b, " no rule matched -> terminal");
         break;
+    case RR_REROUTE_FORCED:
+        rr_buf_printf(b, " route forced by the caller (policy chose %s)",
+                      d->first_route >= 0 ? r->routes[d->first_route].id : "none");
+        break;
     }
+    if (d->sticky_from >= 0)
+        rr_buf_printf(b, " sticky_tier(last=%d): %s -> %s", d->sticky_tier,
+                      r->routes[d->sticky_from].id, rt->id);
     rr_buf_printf(b, " => %s", rt->id);
     if (rt->model >= 0)
         rr_buf_printf(b, "(model=%s)", r->models[rt->model].id);
@@ -210,6 +258,8 @@ static void put_stages(rr_buf *b, const rr_decision *d) {
     if (d->rule >= 0) {
         rr_buf_puts(b, ",\"inputs\":");
         put_stage_inputs(b, d, r->rules[d->rule].when);
+    }
+    if (d->first_route >= 0) {
         rr_buf_putc(b, ',');
         kv_str(b, "selected", r->routes[d->first_route].id);
     }
@@ -218,10 +268,12 @@ static void put_stages(rr_buf *b, const rr_decision *d) {
                                       "selected route denied; took the next allowed rung of its "
                                       "escalation ladder",
                                       "selected route denied and no allowed rung; terminal route",
-                                      "no rule matched; terminal route"};
+                                      "no rule matched; terminal route",
+                                      "route forced by the caller"};
     rr_buf_puts(b, ",\"reason\":");
     rr_buf_json_str(b, why[d->reroute], strlen(why[d->reroute]));
-    if (d->reroute != RR_REROUTE_NONE && d->reroute != RR_REROUTE_NO_MATCH) {
+    if (d->reroute != RR_REROUTE_NONE && d->reroute != RR_REROUTE_NO_MATCH &&
+        d->reroute != RR_REROUTE_FORCED) {
         rr_buf_puts(b, ",\"denied\":{");
         kv_str(b, "kind", denied_kinds[d->denied_kind]);
         rr_buf_putc(b, ',');
@@ -318,6 +370,20 @@ static void build_json(rr_decision *d) {
     if (rt->kind != RR_ROUTE_MODEL) {
         rr_buf_putc(b, ',');
         kv_str(b, "message", rt->message ? rt->message : "");
+    }
+    rr_buf_printf(b, ",\"attempt\":%u", (unsigned)d->attempt);
+    if (d->esc_from >= 0) {
+        rr_buf_puts(b, ",\"escalated_from\":{");
+        kv_str(b, "route", r->routes[d->esc_from].id);
+        rr_buf_putc(b, ',');
+        kv_str(b, "failure", rr_failure_name(d->esc_failure));
+        rr_buf_putc(b, ',');
+        kv_str(b, "how", esc_how_names[d->esc_how]);
+        rr_buf_puts(b, ",\"prior_cost_usd\":");
+        rr_buf_json_num(b, d->prior_cost_usd);
+        rr_buf_puts(b, ",\"prior_latency_ms\":");
+        rr_buf_json_num(b, d->prior_latency_ms);
+        rr_buf_putc(b, '}');
     }
     rr_buf_puts(b, ",\"stages\":");
     put_stages(b, d);

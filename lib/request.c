@@ -25,6 +25,7 @@ int rr_request_new(rr_request **out, const rr_allocator *allocator) {
     rr_buf_init(&r->out, &r->a);
     rr_termset_init(&r->ev_set, &r->a);
     rr_termset_init(&r->req_set, &r->a);
+    r->vscratch.a = r->a;
     r->gctx = pcre2_general_context_create(req_pcre_malloc, req_pcre_free, &r->a);
     if (!r->gctx) {
         rr_request_free(r);
@@ -47,6 +48,7 @@ void rr_request_free(rr_request *r) {
     rr_free(&r->a, r->ev_lens);
     rr_termset_free(&r->ev_set);
     rr_termset_free(&r->req_set);
+    rr_validate_scratch_free(&r->vscratch);
     if (r->md)
         pcre2_match_data_free(r->md);
     if (r->gctx)
@@ -60,6 +62,7 @@ void rr_request_reset(rr_request *r) {
         return;
     rr_buf_clear(&r->pool);
     r->has_text = r->has_conv = false;
+    r->last_tier = 0;
     r->text_off = r->text_len = 0;
     r->nattrs = r->nev = 0;
 }
@@ -189,6 +192,13 @@ int rr_request_add_evidence(rr_request *r, const char *id, const char *text, siz
     e->text_off = to;
     e->text_len = (uint32_t)len;
     e->score = score;
+    return RR_OK;
+}
+
+int rr_request_set_last_tier(rr_request *r, int tier) {
+    if (!r || tier < 0)
+        return RR_EINVAL;
+    r->last_tier = tier;
     return RR_OK;
 }
 

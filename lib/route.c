@@ -179,22 +179,19 @@ int rr_extract(const rr_router *r, rr_request *q, rr_error *err) {
  * Decision
  * ------------------------------------------------------------------------------------- */
 
-static int decision_prepare(const rr_router *r, rr_request *q, rr_decision **dp) {
-    rr_decision *d = *dp;
-    if (!d) {
-        d = rr_calloc(&q->a, 1, sizeof *d);
-        if (!d)
-            return RR_ENOMEM;
-        d->a = q->a;
-        rr_buf_init(&d->pool, &d->a);
-        rr_buf_init(&d->reason, &d->a);
-        rr_buf_init(&d->json, &d->a);
-        *dp = d;
-    }
-    d->router = r;
-    d->nelig_fired = 0;
-    d->reason_valid = d->json_valid = false;
-    rr_buf_clear(&d->pool);
+int rr_decision_alloc(const rr_alloc *a, rr_decision **out) {
+    rr_decision *d = rr_calloc(a, 1, sizeof *d);
+    if (!d)
+        return RR_ENOMEM;
+    d->a = *a;
+    rr_buf_init(&d->pool, &d->a);
+    rr_buf_init(&d->reason, &d->a);
+    rr_buf_init(&d->json, &d->a);
+    *out = d;
+    return RR_OK;
+}
+
+static int decision_size(const rr_router *r, rr_decision *d) {
     size_t nden = r->nmodels + r->nroutes + r->ntools;
     if (!grow(&d->a, (void **)&d->elig_fired, &d->capelig, r->nelig, sizeof *d->elig_fired) ||
         !grow(&d->a, (void **)&d->denied, &d->capdenied, nden, 1) ||
@@ -203,8 +200,63 @@ static int decision_prepare(const rr_router *r, rr_request *q, rr_decision **dp)
     return RR_OK;
 }
 
+static void decision_fresh(const rr_router *r, rr_decision *d) {
+    d->router = r;
+    d->nelig_fired = 0;
+    d->reason_valid = d->json_valid = false;
+    d->attempt = 1;
+    d->retry = 0;
+    d->esc_failure = d->esc_from = d->esc_skipped = -1;
+    d->esc_how = RR_ESC_NONE;
+    d->sticky_from = -1;
+    d->sticky_tier = 0;
+    d->usage_in = d->usage_out = 0;
+    d->usage_latency_ms = 0;
+    d->prior_cost_usd = d->prior_latency_ms = d->cost_usd = d->latency_ms = 0;
+    rr_buf_clear(&d->pool);
+}
+
+static int decision_prepare(const rr_router *r, rr_request *q, rr_decision **dp) {
+    if (!*dp && rr_decision_alloc(&q->a, dp) != RR_OK)
+        return RR_ENOMEM;
+    decision_fresh(r, *dp);
+    return decision_size(r, *dp);
+}
+
+int rr_decision_copy_base(const rr_decision *src, rr_decision *dst) {
+    const rr_router *r = src->router;
+    decision_fresh(r, dst);
+    if (decision_size(r, dst) != RR_OK)
+        return RR_ENOMEM;
+    dst->route = src->route;
+    dst->rule = src->rule;
+    dst->first_route = src->first_route;
+    dst->task = src->task;
+    dst->task_rule = src->task_rule;
+    dst->reroute = src->reroute;
+    dst->denied_kind = src->denied_kind;
+    dst->denied_index = src->denied_index;
+    memcpy(dst->elig_fired, src->elig_fired, src->nelig_fired * sizeof *src->elig_fired);
+    dst->nelig_fired = src->nelig_fired;
+    memcpy(dst->denied, src->denied, r->nmodels + r->nroutes + r->ntools);
+    memcpy(dst->slots, src->slots, r->nslots * sizeof *src->slots);
+    dst->tf = src->tf;
+    dst->has_conv = src->has_conv;
+    dst->ns = 0;
+    /* Re-point copied attribute strings into dst's own pool. */
+    rr_buf_put(&dst->pool, src->pool.p ? src->pool.p : "", src->pool.len);
+    if (dst->pool.oom)
+        return RR_ENOMEM;
+    for (size_t i = 0; i < r->nattrs; i++) {
+        rr_value *v = &dst->slots[r->attrs[i].slot];
+        if (v->type == RR_T_STR && v->present && src->pool.p)
+            v->u.str = dst->pool.p + (v->u.str - src->pool.p);
+    }
+    return RR_OK;
+}
+
 /* Which of (route, model, tools) eligibility denied for route i; -1 when allowed. */
-static int route_denied(const rr_router *r, const uint8_t *den, int i, int *index) {
+int rr_route_denied(const rr_router *r, const uint8_t *den, int i, int *index) {
     const uint8_t *dm = den, *dr = den + r->nmodels, *dt = dr + r->nroutes;
     const rr_route_def *rt = &r->routes[i];
     if (dr[i]) {
@@ -242,7 +294,7 @@ static int reroute(const rr_router *r, const uint8_t *den, int start, int *how) 
                 continue;
             seen[t >> 6] |= 1ull << (t & 63);
         }
-        if (route_denied(r, den, t, &idx) < 0) {
+        if (rr_route_denied(r, den, t, &idx) < 0) {
             *how = head == 1 && s->nesc && s->esc[0].failure == RR_F_DENIED
                        ? RR_REROUTE_DENIED_TARGET
                        : RR_REROUTE_LADDER;
@@ -257,6 +309,34 @@ static int reroute(const rr_router *r, const uint8_t *den, int start, int *how) 
     }
     *how = RR_REROUTE_TERMINAL;
     return r->terminal_denied;
+}
+
+static int route_tier(const rr_router *r, int i) {
+    return r->routes[i].model >= 0 ? r->models[r->routes[i].model].tier : 0;
+}
+
+/* options.sticky_tier: a conversation that already used tier T does not drop to a cheaper
+ * model mid-conversation. Walk up the chosen route's ladder for the first allowed route at
+ * tier >= T; terminal routes are left alone. */
+static void keep_tier(const rr_router *r, const uint8_t *den, int last, rr_decision *d) {
+    const rr_route_def *rt = &r->routes[d->route];
+    if (rt->kind != RR_ROUTE_MODEL || route_tier(r, d->route) >= last)
+        return;
+    int queue[64], head = 0, tail = 0, idx;
+    for (size_t k = 0; k < rt->nesc && tail < 64; k++)
+        queue[tail++] = rt->esc[k].target;
+    while (head < tail) {
+        int t = queue[head++];
+        if (r->routes[t].kind == RR_ROUTE_MODEL && route_tier(r, t) >= last &&
+            rr_route_denied(r, den, t, &idx) < 0) {
+            d->sticky_from = d->route;
+            d->sticky_tier = last;
+            d->route = t;
+            return;
+        }
+        for (size_t k = 0; k < r->routes[t].nesc && tail < 64; k++)
+            queue[tail++] = r->routes[t].esc[k].target;
+    }
 }
 
 static void snapshot(const rr_router *r, const rr_request *q, rr_decision *d) {
@@ -337,15 +417,39 @@ int rr_route(const rr_router *r, rr_request *q, rr_decision **dp, rr_error *err)
         d->reroute = RR_REROUTE_NO_MATCH;
     } else {
         d->route = d->first_route;
-        d->denied_kind = route_denied(r, den, d->route, &d->denied_index);
+        d->denied_kind = rr_route_denied(r, den, d->route, &d->denied_index);
         if (d->denied_kind >= 0)
             d->route = reroute(r, den, d->first_route, &d->reroute);
     }
+    if (r->sticky_tier && q->last_tier > 0)
+        keep_tier(r, den, q->last_tier, d);
     memcpy(d->denied, den, r->nmodels + r->nroutes + r->ntools);
     snapshot(r, q, d);
     if (d->pool.oom)
         return rr_err(err, RR_ENOMEM, "out of memory");
     d->ns = rr_now_ns() - t0;
+    return RR_OK;
+}
+
+int rr_route_to(const rr_router *r, rr_request *q, const char *route_id, rr_decision **dp,
+                rr_error *err) {
+    if (!route_id)
+        return rr_err(err, RR_EINVAL, "rr_route_to: NULL route id");
+    int idx = -1;
+    for (size_t i = 0; i < (r ? r->nroutes : 0); i++)
+        if (!strcmp(r->routes[i].id, route_id))
+            idx = (int)i;
+    if (r && idx < 0)
+        return rr_err(err, RR_ENOTFOUND, "rr_route_to: no route '%s' in policy %s", route_id,
+                      r->name);
+    int rc = rr_route(r, q, dp, err);
+    if (rc != RR_OK)
+        return rc;
+    rr_decision *d = *dp;
+    d->first_route = d->route;
+    d->route = idx;
+    d->reroute = RR_REROUTE_FORCED;
+    d->sticky_from = -1;
     return RR_OK;
 }
 
@@ -437,6 +541,11 @@ const char *rr_decision_message(const rr_decision *d) {
     const rr_route_def *r = droute(d);
     return (r && r->message) ? r->message : "";
 }
+int rr_decision_tier(const rr_decision *d) {
+    const rr_route_def *r = droute(d);
+    return (r && r->model >= 0) ? d->router->models[r->model].tier : 0;
+}
+
 uint64_t rr_decision_route_ns(const rr_decision *d) {
     return d ? d->ns : 0;
 }

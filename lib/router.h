@@ -6,6 +6,7 @@
 #include "base.h"
 #include "expr.h"
 #include "features.h"
+#include "validate.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -109,6 +110,7 @@ typedef struct rr_route_def {
     rr_escalation *esc;
     size_t nesc;
     int retries;
+    double min_confidence; /* below it a model answer fails with low_confidence (-1 = off) */
     char *message;
     /* compiler-computed */
     double worst_cost_usd, worst_latency_ms;
@@ -153,6 +155,9 @@ struct rr_router {
     char *name, *version, *description;
     char fingerprint[17];
     uint64_t max_text_bytes;
+    uint64_t max_output_bytes;
+    uint32_t regex_match_limit, regex_depth_limit;
+    bool sticky_tier; /* options.sticky_tier: never drop below a conversation's last tier */
     pcre2_general_context *gctx;
     pcre2_match_context *mctx;
 
@@ -186,6 +191,8 @@ struct rr_router {
     } limits;
     int terminal_denied;   /* route used when eligibility leaves nothing (-1 = built-in) */
     int terminal_no_match; /* route used when no rule matches */
+    int terminal_exhausted; /* a failure with no escalation target */
+    int terminal_limits;    /* a limit (attempts, cost, latency) would be exceeded */
 
     size_t nslots;
     char **slot_names; /* for records */
@@ -239,6 +246,8 @@ struct rr_request {
     rr_pii_span spans[RR_MAX_SPANS];
     size_t nspans;
     rr_buf out; /* features JSON */
+    rr_validate_scratch vscratch;
+    int last_tier; /* tier the conversation last used, 0 = unknown */
 };
 
 /* A decision: indexes into the router plus copies of what the record needs, so it stays
@@ -264,13 +273,35 @@ struct rr_decision {
     rr_text_features tf;
     bool has_conv;
     uint64_t ns;
+    /* escalation ladder state (escalate.c) */
+    uint32_t attempt;     /* 1-based attempt number on the ladder */
+    uint32_t retry;       /* retries already spent on this route */
+    int esc_failure;      /* failure that led here (rr_failure), -1 for a fresh decision */
+    int esc_from;         /* route escalated from, -1 for a fresh decision */
+    int esc_how;          /* RR_ESC_* */
+    int esc_skipped;      /* denied target skipped on the way (-1 none) */
+    int sticky_from;      /* route replaced to keep the conversation's tier (-1 none) */
+    int sticky_tier;      /* the conversation's last tier when sticky applied */
+    int64_t usage_in, usage_out; /* this attempt's usage as reported */
+    double usage_latency_ms;
+    double prior_cost_usd, prior_latency_ms; /* totals of the attempts before this one */
+    double cost_usd, latency_ms;             /* this attempt's cost and latency */
     rr_buf reason;
     rr_buf json;
     bool reason_valid, json_valid;
 };
 
+enum { RR_ESC_NONE = 0, RR_ESC_RETRY, RR_ESC_TARGET, RR_ESC_LADDER, RR_ESC_EXHAUSTED,
+       RR_ESC_LIMITS, RR_ESC_DENIED };
+
+/* escalate.c / route.c: copy the request-derived state of a decision into another. */
+int rr_decision_copy_base(const struct rr_decision *src, struct rr_decision *dst);
+int rr_decision_alloc(const rr_alloc *a, struct rr_decision **out);
+/* route.c: which of (route 0, model 1, tool 2) the deny flags forbid for route i, or -1. */
+int rr_route_denied(const struct rr_router *r, const uint8_t *den, int i, int *index);
+
 enum { RR_REROUTE_NONE = 0, RR_REROUTE_DENIED_TARGET, RR_REROUTE_LADDER, RR_REROUTE_TERMINAL,
-       RR_REROUTE_NO_MATCH };
+       RR_REROUTE_NO_MATCH, RR_REROUTE_FORCED };
 
 /* Request helpers for route.c */
 static inline const char *rr_req_str(const struct rr_request *r, uint32_t off) {

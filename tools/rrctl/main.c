@@ -5,9 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef RRCTL_HAVE_EXTRA
-#include "rrctl_extra.h"
-#endif
+#include "cmd_train.h"
 
 void rrctl_print_error(const char *what, const rr_error *err) {
     fprintf(stderr, "rrctl: %s: %s [%s]", what, err->message[0] ? err->message : rr_strerror(err->code),
@@ -45,9 +43,10 @@ static const struct {
     {"route", rrctl_cmd_route, "route JSONL requests (stdin) and print decision records"},
     {"features", rrctl_cmd_features, "print the features extracted from JSONL requests"},
     {"lint", rrctl_cmd_lint, "check a policy; print errors, warnings and escalation ladders"},
-#ifdef RRCTL_HAVE_EXTRA
-    RRCTL_EXTRA_COMMANDS
-#endif
+    {"validate", rrctl_cmd_validate, "score model outputs (JSONL) and print verdict records"},
+    {"train", rrctl_cmd_train, "train a task or strong/weak classifier from JSONL or CSV"},
+    {"classify", rrctl_cmd_classify, "classify JSONL requests with a trained model"},
+    {"eval-classifier", rrctl_cmd_eval_classifier, "accuracy, macro-F1, ECE, out-of-scope recall"},
 };
 
 static void usage(FILE *f) {

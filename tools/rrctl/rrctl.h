@@ -24,5 +24,6 @@ long rrctl_getline(char **buf, size_t *cap, FILE *f);
 int rrctl_cmd_route(int argc, char **argv);
 int rrctl_cmd_features(int argc, char **argv);
 int rrctl_cmd_lint(int argc, char **argv);
+int rrctl_cmd_validate(int argc, char **argv);
 
 #endif
