@@ -94,15 +94,20 @@ type Options struct {
 	RegexMatchLimit uint32 // PCRE2 match limit for pattern sets (default 100000)
 	RegexDepthLimit uint32 // PCRE2 depth limit (default 10000)
 	BaseDir         string // where relative file names in the policy resolve
+	MaxOutputBytes  uint64 // Validate rejects longer outputs with ETOOBIG (default 16 MiB)
+	// SkipRecord leaves Decision.Record nil: building the JSON record is the costliest
+	// part of a decision, so a hot path that logs no record can skip it.
+	SkipRecord bool
 }
 
 // Router is a compiled, immutable policy. Close it when done (a finalizer is only a
 // backstop). Close waits for calls in flight; calls after Close return an ESTATE error.
 type Router struct {
-	mu     sync.RWMutex // read-held by every call, write-held by Close
-	ptr    *C.rr_router
-	poolMu sync.Mutex
-	free   []*scratch
+	mu       sync.RWMutex // read-held by every call, write-held by Close
+	ptr      *C.rr_router
+	noRecord bool
+	poolMu   sync.Mutex
+	free     []*scratch
 }
 
 // scratch is one in-flight call's C state.
@@ -163,6 +168,7 @@ func build(fn buildFn, opts []Options) (*Router, error) {
 		o.max_text_bytes = C.uint64_t(op.MaxTextBytes)
 		o.regex_match_limit = C.uint32_t(op.RegexMatchLimit)
 		o.regex_depth_limit = C.uint32_t(op.RegexDepthLimit)
+		o.max_output_bytes = C.uint64_t(op.MaxOutputBytes)
 		if op.BaseDir != "" {
 			o.base_dir = C.CString(op.BaseDir)
 			defer C.free(unsafe.Pointer(o.base_dir))
@@ -172,7 +178,7 @@ func build(fn buildFn, opts []Options) (*Router, error) {
 	if rc := fn(out, optp, e); rc != 0 {
 		return nil, newError(rc, e)
 	}
-	r := &Router{ptr: *out}
+	r := &Router{ptr: *out, noRecord: len(opts) > 0 && opts[0].SkipRecord}
 	runtime.SetFinalizer(r, (*Router).Close)
 	return r, nil
 }
@@ -276,7 +282,7 @@ func (r *Router) Route(req Request) (Decision, error) {
 	if rc := C.rr_route(r.ptr, s.c.req, &s.c.dec, &s.c.err); rc != 0 {
 		return Decision{}, newError(rc, &s.c.err)
 	}
-	return s.decision(), nil
+	return s.decision(!r.noRecord), nil
 }
 
 // RouteJSON routes a request given as the JSON object rr_request_from_json reads
@@ -294,7 +300,7 @@ func (r *Router) RouteJSON(request []byte) (Decision, error) {
 	if rc := C.rr_route(r.ptr, s.c.req, &s.c.dec, &s.c.err); rc != 0 {
 		return Decision{}, newError(rc, &s.c.err)
 	}
-	return s.decision(), nil
+	return s.decision(!r.noRecord), nil
 }
 
 // Features returns the features the router extracts from req as a JSON object (numbers
@@ -464,9 +470,9 @@ func toFloat(v any) (float64, bool) {
 
 // decision copies the C decision into Go values in one cgo call for the scalars and one
 // for the lists.
-func (s *scratch) decision() Decision {
+func (s *scratch) decision(record bool) Decision {
 	d, v := s.c.dec, &s.c.view
-	C.rrgo_view_fill(d, v)
+	C.rrgo_view_fill(d, v, b2i(record))
 	out := Decision{
 		Route:         C.GoString(v.route),
 		RouteVersion:  C.GoString(v.route_version),

@@ -424,3 +424,18 @@ func BenchmarkRouteParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestSkipRecordLeavesRecordNilAndFieldsIntact(t *testing.T) {
+	r, err := NewDefault(Options{SkipRecord: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	d, err := r.Route(faq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Record != nil || d.Route != "small_rag_v2" || d.Reason == "" {
+		t.Fatalf("decision %+v", d)
+	}
+}

@@ -74,7 +74,7 @@ int rrgo_set_conversation(rrgo_scratch *s, const char *c, size_t clen) {
 	return p ? rr_request_set_conversation(s->req, p) : RR_ENOMEM;
 }
 
-void rrgo_view_fill(const rr_decision *d, rrgo_view *v) {
+void rrgo_view_fill(const rr_decision *d, rrgo_view *v, int record) {
 	v->route = rr_decision_route(d);
 	v->route_version = rr_decision_route_version(d);
 	v->kind = (int)rr_decision_kind(d);
@@ -90,7 +90,10 @@ void rrgo_view_fill(const rr_decision *d, rrgo_view *v) {
 	v->message = rr_decision_message(d);
 	v->reason = rr_decision_reason(d);
 	v->route_ns = rr_decision_route_ns(d);
-	v->json = rr_decision_json((rr_decision *)d, &v->json_len);
+	v->json = NULL;
+	v->json_len = 0;
+	if (record)
+		v->json = rr_decision_json((rr_decision *)d, &v->json_len);
 }
 
 // The decision's lists flattened into the scratch (tools, validators, then failure/target

@@ -46,7 +46,8 @@ int rrgo_set_bool(rrgo_scratch *s, const char *k, size_t klen, int v);
 int rrgo_add_evidence(rrgo_scratch *s, const char *id, size_t idlen, const char *t,
                       size_t tlen, double score);
 int rrgo_set_conversation(rrgo_scratch *s, const char *c, size_t clen);
-void rrgo_view_fill(const rr_decision *d, rrgo_view *v);
+// `record`: also build the decision's JSON record (the costliest part of a decision).
+void rrgo_view_fill(const rr_decision *d, rrgo_view *v, int record);
 const char **rrgo_view_lists(rrgo_scratch *s);
 
 // Point the scratch's callbacks at the Go trampolines; `handle` is the run's cgo.Handle.

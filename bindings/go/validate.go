@@ -56,7 +56,7 @@ func (r *Router) Validate(req Request, output string) (Verdict, Decision, error)
 		return Verdict{}, Decision{}, newError(rc, &s.c.err)
 	}
 	out, err := readVerdict(v)
-	return out, s.decision(), err
+	return out, s.decision(!r.noRecord), err
 }
 
 func readVerdict(v *C.rr_verdict) (Verdict, error) {

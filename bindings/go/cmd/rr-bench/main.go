@@ -1,6 +1,7 @@
 // Command rr-bench measures the Go binding's cost per Route: it loads JSONL requests,
 // routes them all `rounds` times through one Router and prints the median over rounds of
-// the mean ns per route, as bench/bench_bindings.sh expects ("go <ns>").
+// the mean ns per route, as bench/bench_bindings.sh expects: "go <ns>" with the decision
+// record, "go_norecord <ns>" with Options.SkipRecord.
 //
 //	rr-bench POLICY.json REQUESTS.jsonl ROUNDS
 package main
@@ -49,31 +50,55 @@ func load(path string) ([]routeright.Request, error) {
 }
 
 func run(policy, requests string, rounds int) error {
-	r, err := routeright.NewFromFile(policy)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
 	reqs, err := load(requests)
 	if err != nil {
 		return err
 	}
-	for _, q := range reqs { // warm-up
-		if _, err := r.Route(q); err != nil {
+	for _, mode := range []struct {
+		name string
+		opts routeright.Options
+	}{{"go", routeright.Options{}}, {"go_norecord", routeright.Options{SkipRecord: true}}} {
+		ns, err := measure(policy, reqs, rounds, mode.opts)
+		if err != nil {
 			return err
 		}
+		fmt.Printf("%s %.0f\n", mode.name, ns)
+	}
+	return nil
+}
+
+func measure(policy string, reqs []routeright.Request, rounds int, opts routeright.Options) (float64, error) {
+	r, err := routeright.NewFromFile(policy, opts)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	sink := 0
+	one := func() (float64, error) {
+		t0 := time.Now()
+		for _, q := range reqs {
+			d, err := r.Route(q)
+			if err != nil {
+				return 0, err
+			}
+			sink += len(d.Route) + len(d.Model) + len(d.Record)
+		}
+		return float64(time.Since(t0).Nanoseconds()) / float64(len(reqs)), nil
+	}
+	if _, err := one(); err != nil { // warm-up
+		return 0, err
 	}
 	per := make([]float64, 0, rounds)
 	for i := 0; i < rounds; i++ {
-		t0 := time.Now()
-		for _, q := range reqs {
-			if _, err := r.Route(q); err != nil {
-				return err
-			}
+		ns, err := one()
+		if err != nil {
+			return 0, err
 		}
-		per = append(per, float64(time.Since(t0).Nanoseconds())/float64(len(reqs)))
+		per = append(per, ns)
 	}
 	sort.Float64s(per)
-	fmt.Printf("go %.0f\n", per[len(per)/2])
-	return nil
+	if sink == 0 {
+		return 0, fmt.Errorf("no decisions")
+	}
+	return per[len(per)/2], nil
 }
