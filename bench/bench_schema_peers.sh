@@ -47,21 +47,21 @@ function median(f) {
     per.push(Number(process.hrtime.bigint() - t0) / n);
   }
   per.sort((x, y) => x - y);
-  return per[B >> 1];
+  return [per[B >> 1], per[0]];
 }
 const parseNs = {};
 for (const [k, t] of Object.entries(texts)) parseNs[k] = median(() => JSON.parse(t));
+const f = ([m, lo]) => `${m.toFixed(1).padStart(8)} ns (fastest ${lo.toFixed(1)})`;
 for (const [name, v] of Object.entries(peers)) {
   for (const [k, t] of Object.entries(texts)) {
     const obj = JSON.parse(t);
     if (v(obj) !== (k === 'valid')) throw new Error(name + ' disagrees on ' + k);
     const p = median(() => v(obj)), w = median(() => v(JSON.parse(t)));
-    console.log(`${name.padEnd(26)} ${k.padEnd(8)} parsed ${p.toFixed(1).padStart(8)} ns` +
-                `   with JSON.parse ${w.toFixed(1).padStart(8)} ns`);
+    console.log(`${name.padEnd(26)} ${k.padEnd(8)} parsed ${f(p)}   with JSON.parse ${f(w)}`);
   }
 }
 for (const k of Object.keys(texts))
-  console.log(`${'JSON.parse only'.padEnd(26)} ${k.padEnd(8)} ${parseNs[k].toFixed(1).padStart(8)} ns`);
+  console.log(`${'JSON.parse only'.padEnd(26)} ${k.padEnd(8)} ${f(parseNs[k])}`);
 JS
 echo "== node $(node --version) =="
 node "$work/peers.js" "$work" "$iters"
@@ -91,7 +91,7 @@ peers = {'jsonschema (is_valid)': js.is_valid,
          'fastjsonschema': fj_ok}
 def median(f, n):
     runs = sorted(timeit.repeat(f, number=n, repeat=7))
-    return runs[3] / n * 1e9
+    return f'{runs[3] / n * 1e9:10.1f} ns (fastest {runs[0] / n * 1e9:.1f})'
 for name, v in peers.items():
     for k, t in texts.items():
         o = json.loads(t)
@@ -99,7 +99,7 @@ for name, v in peers.items():
         n = max(200, iters // (50 if 'jsonschema' in name else 1))
         p = median(lambda: v(o), n)
         w = median(lambda: v(json.loads(t)), n)
-        print(f'{name:26} {k:8} parsed {p:10.1f} ns   with json.loads {w:10.1f} ns')
+        print(f'{name:26} {k:8} parsed {p}   with json.loads {w}')
 PY
 echo "== python $(/usr/bin/python3 --version 2>&1 | cut -d' ' -f2), jsonschema $(/usr/bin/python3 -c 'import jsonschema; print(jsonschema.__version__)' 2>/dev/null || echo '?') =="
 /usr/bin/python3 "$work/peers.py" "$work" "$iters"

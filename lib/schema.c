@@ -2171,12 +2171,13 @@ static int report(vctx *c, const char *code, const char *kw, const path *ip, con
     char msg[384];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    size_t mlen = n < 0 ? 0 : ((size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n);
     if (t->oom)
         return RR_ENOMEM;
-    int rc = rr_verdict_add(v, c->validator, code, kw ? kw : "", t->p, ilen, t->p + ilen,
-                            t->len - ilen, -1, -1, "%s", msg);
+    int rc = rr_verdict_add_raw(v, c->validator, code, kw ? kw : "", t->p, ilen, t->p + ilen,
+                                t->len - ilen, -1, -1, msg, mlen);
     return rc == RR_OK ? 0 : rc;
 }
 

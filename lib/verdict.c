@@ -82,10 +82,10 @@ static bool grow_findings(struct rr_verdict *v) {
     return true;
 }
 
-int rr_verdict_add(struct rr_verdict *v, const char *validator, const char *code,
-                   const char *keyword, const char *instance_loc, size_t inst_len,
-                   const char *keyword_loc, size_t kw_len, int64_t span_start,
-                   int64_t span_end, const char *fmt, ...) {
+int rr_verdict_add_raw(struct rr_verdict *v, const char *validator, const char *code,
+                       const char *keyword, const char *instance_loc, size_t inst_len,
+                       const char *keyword_loc, size_t kw_len, int64_t span_start,
+                       int64_t span_end, char *msg, size_t mlen) {
     v->json_valid = false;
     if (v->nfindings >= v->max_findings) {
         v->dropped_findings++;
@@ -99,20 +99,14 @@ int rr_verdict_add(struct rr_verdict *v, const char *validator, const char *code
     f->keyword = keyword ? keyword : "";
     f->span_start = span_start;
     f->span_end = span_end;
-    size_t mark = v->pool.len;
-    bool ok = pool_put(v, instance_loc, instance_loc ? inst_len : 0, &f->inst_off,
-                       &f->inst_len) &&
-              pool_put(v, keyword_loc, keyword_loc ? kw_len : 0, &f->kw_off, &f->kw_len);
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    size_t mlen = n < 0 ? 0 : ((size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n);
     /* Messages quote values, possibly cut short: keep the JSON record valid UTF-8. */
     for (size_t at = 0; (at += rr_utf8_check(msg + at, mlen - at)) < mlen; at++)
         msg[at] = '?';
-    ok = ok && pool_put(v, msg, mlen, &f->msg_off, &f->msg_len);
+    size_t mark = v->pool.len;
+    bool ok = pool_put(v, instance_loc, instance_loc ? inst_len : 0, &f->inst_off,
+                       &f->inst_len) &&
+              pool_put(v, keyword_loc, keyword_loc ? kw_len : 0, &f->kw_off, &f->kw_len) &&
+              pool_put(v, msg, mlen, &f->msg_off, &f->msg_len);
     if (!ok) {
         v->pool.oom = false;
         v->pool.len = mark;
@@ -122,6 +116,20 @@ int rr_verdict_add(struct rr_verdict *v, const char *validator, const char *code
     }
     v->nfindings++;
     return RR_OK;
+}
+
+int rr_verdict_add(struct rr_verdict *v, const char *validator, const char *code,
+                   const char *keyword, const char *instance_loc, size_t inst_len,
+                   const char *keyword_loc, size_t kw_len, int64_t span_start,
+                   int64_t span_end, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t mlen = n < 0 ? 0 : ((size_t)n >= sizeof msg ? sizeof msg - 1 : (size_t)n);
+    return rr_verdict_add_raw(v, validator, code, keyword, instance_loc, inst_len, keyword_loc,
+                              kw_len, span_start, span_end, msg, mlen);
 }
 
 void rr_verdict_set_score(struct rr_verdict *v, const char *name, double value) {

@@ -81,6 +81,11 @@ int rr_verdict_add(struct rr_verdict *v, const char *validator, const char *code
                    const char *keyword, const char *instance_loc, size_t inst_len,
                    const char *keyword_loc, size_t kw_len, int64_t span_start,
                    int64_t span_end, const char *fmt, ...) __attribute__((format(printf, 11, 12)));
+/* rr_verdict_add with a ready message (msg_len bytes, need not be NUL-terminated). */
+int rr_verdict_add_raw(struct rr_verdict *v, const char *validator, const char *code,
+                       const char *keyword, const char *instance_loc, size_t inst_len,
+                       const char *keyword_loc, size_t kw_len, int64_t span_start,
+                       int64_t span_end, char *msg, size_t msg_len);
 void rr_verdict_set_score(struct rr_verdict *v, const char *name, double value);
 
 #endif
