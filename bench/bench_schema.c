@@ -163,8 +163,7 @@ static void run_instance(const rr_schema *s, rr_verdict *v, const char *label, c
     printf("%-34s %9.2f allocations per parsed validation\n", "",
            (double)(g_allocs - before) / 1000.0);
     rr_schema_validate(s, text, strlen(text), v, NULL);
-    printf("%-34s passed=%d findings=%zu\n", "", rr_verdict_passed(v),
-           rr_verdict_finding_count(v));
+    printf("%-34s passed=%d findings=%zu\n", "", rr_verdict_passed(v), rr_verdict_finding_count(v));
     json_decref(c.parsed);
 }
 

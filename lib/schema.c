@@ -34,21 +34,49 @@ enum { T_NULL = 1, T_BOOL = 2, T_OBJ = 4, T_ARR = 8, T_NUM = 16, T_STR = 32, T_I
 /* Keywords in evaluation order. unevaluated* come last: they need every other keyword's
  * annotations from the same schema object. */
 enum sch_kw {
-    K_REF, K_DYNREF, K_TYPE, K_CONST, K_ENUM,
-    K_MULTOF, K_MIN, K_MAX, K_XMIN, K_XMAX,
-    K_MINLEN, K_MAXLEN, K_PATTERN, K_FORMAT,
-    K_MINITEMS, K_MAXITEMS, K_UNIQUE, K_ITEMS, K_CONTAINS,
-    K_MINPROPS, K_MAXPROPS, K_REQUIRED, K_DEPREQ, K_PROPS, K_PROPNAMES, K_DEPSCH,
-    K_ALLOF, K_ANYOF, K_ONEOF, K_NOT, K_IF, K_UNITEMS, K_UNPROPS,
+    K_REF,
+    K_DYNREF,
+    K_TYPE,
+    K_CONST,
+    K_ENUM,
+    K_MULTOF,
+    K_MIN,
+    K_MAX,
+    K_XMIN,
+    K_XMAX,
+    K_MINLEN,
+    K_MAXLEN,
+    K_PATTERN,
+    K_FORMAT,
+    K_MINITEMS,
+    K_MAXITEMS,
+    K_UNIQUE,
+    K_ITEMS,
+    K_CONTAINS,
+    K_MINPROPS,
+    K_MAXPROPS,
+    K_REQUIRED,
+    K_DEPREQ,
+    K_PROPS,
+    K_PROPNAMES,
+    K_DEPSCH,
+    K_ALLOF,
+    K_ANYOF,
+    K_ONEOF,
+    K_NOT,
+    K_IF,
+    K_UNITEMS,
+    K_UNPROPS,
     K__COUNT
 };
 #define KB(k) (1ull << (k))
 #define K_NUM_MASK (KB(K_MULTOF) | KB(K_MIN) | KB(K_MAX) | KB(K_XMIN) | KB(K_XMAX))
 #define K_STR_MASK (KB(K_MINLEN) | KB(K_MAXLEN) | KB(K_PATTERN) | KB(K_FORMAT))
-#define K_ARR_MASK (KB(K_MINITEMS) | KB(K_MAXITEMS) | KB(K_UNIQUE) | KB(K_ITEMS) | \
-                    KB(K_CONTAINS) | KB(K_UNITEMS))
-#define K_OBJ_MASK (KB(K_MINPROPS) | KB(K_MAXPROPS) | KB(K_REQUIRED) | KB(K_DEPREQ) | \
-                    KB(K_PROPS) | KB(K_PROPNAMES) | KB(K_DEPSCH) | KB(K_UNPROPS))
+#define K_ARR_MASK                                                                                 \
+    (KB(K_MINITEMS) | KB(K_MAXITEMS) | KB(K_UNIQUE) | KB(K_ITEMS) | KB(K_CONTAINS) | KB(K_UNITEMS))
+#define K_OBJ_MASK                                                                                 \
+    (KB(K_MINPROPS) | KB(K_MAXPROPS) | KB(K_REQUIRED) | KB(K_DEPREQ) | KB(K_PROPS) |               \
+     KB(K_PROPNAMES) | KB(K_DEPSCH) | KB(K_UNPROPS))
 #define K_ANY_MASK (((1ull << K__COUNT) - 1) & ~(K_NUM_MASK | K_STR_MASK | K_ARR_MASK | K_OBJ_MASK))
 
 typedef struct sch_node sch_node;
@@ -141,12 +169,12 @@ struct sch_node {
     uint64_t minlen, maxlen, minitems, maxitems, minprops, maxprops;
     uint64_t mincontains, maxcontains;
     bool has_maxcontains;
-    bool req_in_props;  /* every "required" name is in "properties": checked in that pass */
-    bool enum_strings;  /* every "enum" value is a string: compared without jansson calls */
+    bool req_in_props;   /* every "required" name is in "properties": checked in that pass */
+    bool enum_strings;   /* every "enum" value is a string: compared without jansson calls */
     const char **enum_s; /* when enum_strings: the values, lengths and first 8 bytes */
     size_t *enum_len;
     uint64_t *enum_w8;
-    uint64_t req_mask;  /* bit i: props[i] is required */
+    uint64_t req_mask; /* bit i: props[i] is required */
     sch_pat pattern;
     int format;
     const char *format_name;
@@ -208,7 +236,6 @@ uint64_t sch_json_hash(const json_t *j);
  * error, with PCRE2's message in msg. */
 pcre2_code *sch_regex_compile(const rr_schema *s, const char *src, size_t len, char *msg,
                               size_t msgsz, bool *oom);
-
 
 #define NOEV SIZE_MAX
 #define DEFAULT_MAX_DEPTH 512u
@@ -289,8 +316,8 @@ bool sch_json_equal(const json_t *a, const json_t *b) {
             return false;
         for (void *it = json_object_iter((json_t *)a); it;
              it = json_object_iter_next((json_t *)a, it)) {
-            const json_t *o = json_object_getn(b, json_object_iter_key(it),
-                                               json_object_iter_key_len(it));
+            const json_t *o =
+                json_object_getn(b, json_object_iter_key(it), json_object_iter_key_len(it));
             if (!o || !sch_json_equal(json_object_iter_value(it), o))
                 return false;
         }
@@ -342,21 +369,31 @@ uint64_t sch_json_hash(const json_t *j) {
 
 /* ECMA-262's \s also matches these; PCRE2 without UCP only knows ASCII white space, and
  * UCP would also widen \d and \w, which ECMA-262 keeps ASCII. (\uHHHH: ALT_BSUX syntax.) */
-#define ECMA_SPACE "\\t\\n\\x0b\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029" \
-                   "\\u202f\\u205f\\u3000\\ufeff"
+#define ECMA_SPACE                                                                                 \
+    "\\t\\n\\x0b\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029"                                \
+    "\\u202f\\u205f\\u3000\\ufeff"
 
 /* ECMA-262 spells Unicode properties long ("Letter"); PCRE2 10.42 wants short names. */
 static const struct {
     const char *ecma, *pcre;
-} prop_names[] = {{"Letter", "L"},           {"Lowercase_Letter", "Ll"},
-                  {"Uppercase_Letter", "Lu"}, {"Titlecase_Letter", "Lt"},
-                  {"Modifier_Letter", "Lm"},  {"Other_Letter", "Lo"},
-                  {"Mark", "M"},              {"Number", "N"},
-                  {"Decimal_Number", "Nd"},   {"digit", "Nd"},
-                  {"Letter_Number", "Nl"},    {"Other_Number", "No"},
-                  {"Punctuation", "P"},       {"Symbol", "S"},
-                  {"Separator", "Z"},         {"Space_Separator", "Zs"},
-                  {"Other", "C"},             {"Control", "Cc"}};
+} prop_names[] = {{"Letter", "L"},
+                  {"Lowercase_Letter", "Ll"},
+                  {"Uppercase_Letter", "Lu"},
+                  {"Titlecase_Letter", "Lt"},
+                  {"Modifier_Letter", "Lm"},
+                  {"Other_Letter", "Lo"},
+                  {"Mark", "M"},
+                  {"Number", "N"},
+                  {"Decimal_Number", "Nd"},
+                  {"digit", "Nd"},
+                  {"Letter_Number", "Nl"},
+                  {"Other_Number", "No"},
+                  {"Punctuation", "P"},
+                  {"Symbol", "S"},
+                  {"Separator", "Z"},
+                  {"Space_Separator", "Zs"},
+                  {"Other", "C"},
+                  {"Control", "Cc"}};
 
 static size_t translate_prop(rr_buf *b, const char *src, size_t len, size_t i) {
     /* src[i] is 'p' or 'P' after a backslash; returns the index of the last byte used */
@@ -434,9 +471,9 @@ pcre2_code *sch_regex_compile(const rr_schema *s, const char *src, size_t len, c
     }
     int ec;
     PCRE2_SIZE eoff;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)(b.p ? b.p : ""), b.len,
-                                   PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX, &ec,
-                                   &eoff, s->cctx);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)(b.p ? b.p : ""), b.len,
+                      PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ALT_BSUX, &ec, &eoff, s->cctx);
     rr_buf_free(&b);
     if (!re) {
         *oom = ec == PCRE2_ERROR_HEAP_FAILED;
@@ -459,9 +496,9 @@ static void pcre_free(void *p, void *ud) {
 /* Built-in meta-schemas, written out from the published drafts so that "$ref"s to them
  * and "$schema"s naming them resolve without network access. */
 #define META_2020 "https://json-schema.org/draft/2020-12/"
-#define META_HDR(name, vocab)                                                              \
-    "{\"$schema\":\"" META_2020 "schema\",\"$id\":\"" META_2020 "meta/" name "\","        \
-    "\"$vocabulary\":{\"" META_2020 "vocab/" vocab "\":true},\"$dynamicAnchor\":\"meta\","  \
+#define META_HDR(name, vocab)                                                                      \
+    "{\"$schema\":\"" META_2020 "schema\",\"$id\":\"" META_2020 "meta/" name "\","                 \
+    "\"$vocabulary\":{\"" META_2020 "vocab/" vocab "\":true},\"$dynamicAnchor\":\"meta\","         \
     "\"type\":[\"object\",\"boolean\"],"
 
 static const char meta_2020_schema[] =
@@ -481,84 +518,97 @@ static const char meta_2020_schema[] =
     "\"$recursiveAnchor\":{\"$ref\":\"meta/core#/$defs/anchorString\"},"
     "\"$recursiveRef\":{\"$ref\":\"meta/core#/$defs/uriReferenceString\"}}}";
 
-static const char meta_2020_core[] = META_HDR("core", "core")
-    "\"properties\":{\"$id\":{\"$ref\":\"#/$defs/uriReferenceString\","
-    "\"pattern\":\"^[^#]*#?$\"},\"$schema\":{\"$ref\":\"#/$defs/uriString\"},"
-    "\"$ref\":{\"$ref\":\"#/$defs/uriReferenceString\"},"
-    "\"$anchor\":{\"$ref\":\"#/$defs/anchorString\"},"
-    "\"$dynamicRef\":{\"$ref\":\"#/$defs/uriReferenceString\"},"
-    "\"$dynamicAnchor\":{\"$ref\":\"#/$defs/anchorString\"},"
-    "\"$vocabulary\":{\"type\":\"object\",\"propertyNames\":{\"$ref\":\"#/$defs/uriString\"},"
-    "\"additionalProperties\":{\"type\":\"boolean\"}},\"$comment\":{\"type\":\"string\"},"
-    "\"$defs\":{\"type\":\"object\",\"additionalProperties\":{\"$dynamicRef\":\"#meta\"}}},"
-    "\"$defs\":{\"anchorString\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z_][-A-Za-z0-9._]*$\"},"
-    "\"uriString\":{\"type\":\"string\",\"format\":\"uri\"},"
-    "\"uriReferenceString\":{\"type\":\"string\",\"format\":\"uri-reference\"}}}";
+static const char meta_2020_core[] = META_HDR(
+    "core",
+    "core") "\"properties\":{\"$id\":{\"$ref\":\"#/$defs/uriReferenceString\","
+            "\"pattern\":\"^[^#]*#?$\"},\"$schema\":{\"$ref\":\"#/$defs/uriString\"},"
+            "\"$ref\":{\"$ref\":\"#/$defs/uriReferenceString\"},"
+            "\"$anchor\":{\"$ref\":\"#/$defs/anchorString\"},"
+            "\"$dynamicRef\":{\"$ref\":\"#/$defs/uriReferenceString\"},"
+            "\"$dynamicAnchor\":{\"$ref\":\"#/$defs/anchorString\"},"
+            "\"$vocabulary\":{\"type\":\"object\",\"propertyNames\":{\"$ref\":\"#/$defs/"
+            "uriString\"},"
+            "\"additionalProperties\":{\"type\":\"boolean\"}},\"$comment\":{\"type\":\"string\"},"
+            "\"$defs\":{\"type\":\"object\",\"additionalProperties\":{\"$dynamicRef\":\"#meta\"}}},"
+            "\"$defs\":{\"anchorString\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z_][-A-Za-z0-9._"
+            "]*$\"},"
+            "\"uriString\":{\"type\":\"string\",\"format\":\"uri\"},"
+            "\"uriReferenceString\":{\"type\":\"string\",\"format\":\"uri-reference\"}}}";
 
-static const char meta_2020_applicator[] = META_HDR("applicator", "applicator")
-    "\"properties\":{\"prefixItems\":{\"$ref\":\"#/$defs/schemaArray\"},"
-    "\"items\":{\"$dynamicRef\":\"#meta\"},\"contains\":{\"$dynamicRef\":\"#meta\"},"
-    "\"additionalProperties\":{\"$dynamicRef\":\"#meta\"},"
-    "\"properties\":{\"type\":\"object\",\"additionalProperties\":{\"$dynamicRef\":\"#meta\"}},"
-    "\"patternProperties\":{\"type\":\"object\",\"additionalProperties\":{\"$dynamicRef\":"
-    "\"#meta\"},\"propertyNames\":{\"format\":\"regex\"}},"
-    "\"dependentSchemas\":{\"type\":\"object\",\"additionalProperties\":{\"$dynamicRef\":"
-    "\"#meta\"}},\"propertyNames\":{\"$dynamicRef\":\"#meta\"},"
-    "\"if\":{\"$dynamicRef\":\"#meta\"},\"then\":{\"$dynamicRef\":\"#meta\"},"
-    "\"else\":{\"$dynamicRef\":\"#meta\"},\"allOf\":{\"$ref\":\"#/$defs/schemaArray\"},"
-    "\"anyOf\":{\"$ref\":\"#/$defs/schemaArray\"},\"oneOf\":{\"$ref\":\"#/$defs/schemaArray\"},"
-    "\"not\":{\"$dynamicRef\":\"#meta\"}},"
-    "\"$defs\":{\"schemaArray\":{\"type\":\"array\",\"minItems\":1,"
-    "\"items\":{\"$dynamicRef\":\"#meta\"}}}}";
+static const char meta_2020_applicator[] = META_HDR(
+    "applicator",
+    "applicator") "\"properties\":{\"prefixItems\":{\"$ref\":\"#/$defs/schemaArray\"},"
+                  "\"items\":{\"$dynamicRef\":\"#meta\"},\"contains\":{\"$dynamicRef\":\"#meta\"},"
+                  "\"additionalProperties\":{\"$dynamicRef\":\"#meta\"},"
+                  "\"properties\":{\"type\":\"object\",\"additionalProperties\":{\"$dynamicRef\":"
+                  "\"#meta\"}},"
+                  "\"patternProperties\":{\"type\":\"object\",\"additionalProperties\":{\"$"
+                  "dynamicRef\":"
+                  "\"#meta\"},\"propertyNames\":{\"format\":\"regex\"}},"
+                  "\"dependentSchemas\":{\"type\":\"object\",\"additionalProperties\":{\"$"
+                  "dynamicRef\":"
+                  "\"#meta\"}},\"propertyNames\":{\"$dynamicRef\":\"#meta\"},"
+                  "\"if\":{\"$dynamicRef\":\"#meta\"},\"then\":{\"$dynamicRef\":\"#meta\"},"
+                  "\"else\":{\"$dynamicRef\":\"#meta\"},\"allOf\":{\"$ref\":\"#/$defs/"
+                  "schemaArray\"},"
+                  "\"anyOf\":{\"$ref\":\"#/$defs/schemaArray\"},\"oneOf\":{\"$ref\":\"#/$defs/"
+                  "schemaArray\"},"
+                  "\"not\":{\"$dynamicRef\":\"#meta\"}},"
+                  "\"$defs\":{\"schemaArray\":{\"type\":\"array\",\"minItems\":1,"
+                  "\"items\":{\"$dynamicRef\":\"#meta\"}}}}";
 
-static const char meta_2020_unevaluated[] = META_HDR("unevaluated", "unevaluated")
-    "\"properties\":{\"unevaluatedItems\":{\"$dynamicRef\":\"#meta\"},"
-    "\"unevaluatedProperties\":{\"$dynamicRef\":\"#meta\"}}}";
+static const char meta_2020_unevaluated[] =
+    META_HDR("unevaluated",
+             "unevaluated") "\"properties\":{\"unevaluatedItems\":{\"$dynamicRef\":\"#meta\"},"
+                            "\"unevaluatedProperties\":{\"$dynamicRef\":\"#meta\"}}}";
 
-static const char meta_2020_validation[] = META_HDR("validation", "validation")
-    "\"properties\":{\"type\":{\"anyOf\":[{\"$ref\":\"#/$defs/simpleTypes\"},"
-    "{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/simpleTypes\"},\"minItems\":1,"
-    "\"uniqueItems\":true}]},\"const\":true,\"enum\":{\"type\":\"array\",\"items\":true},"
-    "\"multipleOf\":{\"type\":\"number\",\"exclusiveMinimum\":0},"
-    "\"maximum\":{\"type\":\"number\"},\"exclusiveMaximum\":{\"type\":\"number\"},"
-    "\"minimum\":{\"type\":\"number\"},\"exclusiveMinimum\":{\"type\":\"number\"},"
-    "\"maxLength\":{\"$ref\":\"#/$defs/nonNegativeInteger\"},"
-    "\"minLength\":{\"$ref\":\"#/$defs/nonNegativeIntegerDefault0\"},"
-    "\"pattern\":{\"type\":\"string\",\"format\":\"regex\"},"
-    "\"maxItems\":{\"$ref\":\"#/$defs/nonNegativeInteger\"},"
-    "\"minItems\":{\"$ref\":\"#/$defs/nonNegativeIntegerDefault0\"},"
-    "\"uniqueItems\":{\"type\":\"boolean\"},"
-    "\"maxContains\":{\"$ref\":\"#/$defs/nonNegativeInteger\"},"
-    "\"minContains\":{\"$ref\":\"#/$defs/nonNegativeInteger\"},"
-    "\"maxProperties\":{\"$ref\":\"#/$defs/nonNegativeInteger\"},"
-    "\"minProperties\":{\"$ref\":\"#/$defs/nonNegativeIntegerDefault0\"},"
-    "\"required\":{\"$ref\":\"#/$defs/stringArray\"},"
-    "\"dependentRequired\":{\"type\":\"object\",\"additionalProperties\":"
-    "{\"$ref\":\"#/$defs/stringArray\"}}},"
-    "\"$defs\":{\"nonNegativeInteger\":{\"type\":\"integer\",\"minimum\":0},"
-    "\"nonNegativeIntegerDefault0\":{\"$ref\":\"#/$defs/nonNegativeInteger\"},"
-    "\"simpleTypes\":{\"enum\":[\"array\",\"boolean\",\"integer\",\"null\",\"number\","
-    "\"object\",\"string\"]},\"stringArray\":{\"type\":\"array\",\"items\":"
-    "{\"type\":\"string\"},\"uniqueItems\":true}}}";
+static const char meta_2020_validation[] = META_HDR(
+    "validation",
+    "validation") "\"properties\":{\"type\":{\"anyOf\":[{\"$ref\":\"#/$defs/simpleTypes\"},"
+                  "{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/simpleTypes\"},\"minItems\":1,"
+                  "\"uniqueItems\":true}]},\"const\":true,\"enum\":{\"type\":\"array\",\"items\":"
+                  "true},"
+                  "\"multipleOf\":{\"type\":\"number\",\"exclusiveMinimum\":0},"
+                  "\"maximum\":{\"type\":\"number\"},\"exclusiveMaximum\":{\"type\":\"number\"},"
+                  "\"minimum\":{\"type\":\"number\"},\"exclusiveMinimum\":{\"type\":\"number\"},"
+                  "\"maxLength\":{\"$ref\":\"#/$defs/nonNegativeInteger\"},"
+                  "\"minLength\":{\"$ref\":\"#/$defs/nonNegativeIntegerDefault0\"},"
+                  "\"pattern\":{\"type\":\"string\",\"format\":\"regex\"},"
+                  "\"maxItems\":{\"$ref\":\"#/$defs/nonNegativeInteger\"},"
+                  "\"minItems\":{\"$ref\":\"#/$defs/nonNegativeIntegerDefault0\"},"
+                  "\"uniqueItems\":{\"type\":\"boolean\"},"
+                  "\"maxContains\":{\"$ref\":\"#/$defs/nonNegativeInteger\"},"
+                  "\"minContains\":{\"$ref\":\"#/$defs/nonNegativeInteger\"},"
+                  "\"maxProperties\":{\"$ref\":\"#/$defs/nonNegativeInteger\"},"
+                  "\"minProperties\":{\"$ref\":\"#/$defs/nonNegativeIntegerDefault0\"},"
+                  "\"required\":{\"$ref\":\"#/$defs/stringArray\"},"
+                  "\"dependentRequired\":{\"type\":\"object\",\"additionalProperties\":"
+                  "{\"$ref\":\"#/$defs/stringArray\"}}},"
+                  "\"$defs\":{\"nonNegativeInteger\":{\"type\":\"integer\",\"minimum\":0},"
+                  "\"nonNegativeIntegerDefault0\":{\"$ref\":\"#/$defs/nonNegativeInteger\"},"
+                  "\"simpleTypes\":{\"enum\":[\"array\",\"boolean\",\"integer\",\"null\","
+                  "\"number\","
+                  "\"object\",\"string\"]},\"stringArray\":{\"type\":\"array\",\"items\":"
+                  "{\"type\":\"string\"},\"uniqueItems\":true}}}";
 
-static const char meta_2020_meta_data[] = META_HDR("meta-data", "meta-data")
-    "\"properties\":{\"title\":{\"type\":\"string\"},\"description\":{\"type\":\"string\"},"
-    "\"default\":true,\"deprecated\":{\"type\":\"boolean\"},"
-    "\"readOnly\":{\"type\":\"boolean\"},\"writeOnly\":{\"type\":\"boolean\"},"
-    "\"examples\":{\"type\":\"array\",\"items\":true}}}";
+static const char meta_2020_meta_data[] = META_HDR(
+    "meta-data",
+    "meta-data") "\"properties\":{\"title\":{\"type\":\"string\"},\"description\":{\"type\":"
+                 "\"string\"},"
+                 "\"default\":true,\"deprecated\":{\"type\":\"boolean\"},"
+                 "\"readOnly\":{\"type\":\"boolean\"},\"writeOnly\":{\"type\":\"boolean\"},"
+                 "\"examples\":{\"type\":\"array\",\"items\":true}}}";
 
-static const char meta_2020_format_annotation[] = META_HDR("format-annotation",
-                                                           "format-annotation")
-    "\"properties\":{\"format\":{\"type\":\"string\"}}}";
+static const char meta_2020_format_annotation[] = META_HDR(
+    "format-annotation", "format-annotation") "\"properties\":{\"format\":{\"type\":\"string\"}}}";
 
-static const char meta_2020_format_assertion[] = META_HDR("format-assertion",
-                                                          "format-assertion")
-    "\"properties\":{\"format\":{\"type\":\"string\"}}}";
+static const char meta_2020_format_assertion[] = META_HDR(
+    "format-assertion", "format-assertion") "\"properties\":{\"format\":{\"type\":\"string\"}}}";
 
-static const char meta_2020_content[] = META_HDR("content", "content")
-    "\"properties\":{\"contentEncoding\":{\"type\":\"string\"},"
-    "\"contentMediaType\":{\"type\":\"string\"},"
-    "\"contentSchema\":{\"$dynamicRef\":\"#meta\"}}}";
+static const char meta_2020_content[] =
+    META_HDR("content", "content") "\"properties\":{\"contentEncoding\":{\"type\":\"string\"},"
+                                   "\"contentMediaType\":{\"type\":\"string\"},"
+                                   "\"contentSchema\":{\"$dynamicRef\":\"#meta\"}}}";
 
 #define D7_SELF "{\"$ref\":\"#\"}"
 #define D7_NONNEG "{\"$ref\":\"#/definitions/nonNegativeInteger\"}"
@@ -596,8 +646,8 @@ static const char meta_draft7[] =
     "\"additionalProperties\":" D7_SELF ",\"definitions\":" D7_SMAP ","
     "\"properties\":" D7_SMAP ",\"patternProperties\":{\"type\":\"object\","
     "\"additionalProperties\":" D7_SELF ",\"propertyNames\":{\"format\":\"regex\"}},"
-    "\"dependencies\":{\"type\":\"object\",\"additionalProperties\":{\"anyOf\":["
-    D7_SELF ",{\"$ref\":\"#/definitions/stringArray\"}]}},"
+    "\"dependencies\":{\"type\":\"object\",\"additionalProperties\":{\"anyOf\":[" D7_SELF
+    ",{\"$ref\":\"#/definitions/stringArray\"}]}},"
     "\"propertyNames\":" D7_SELF ",\"const\":true,"
     "\"enum\":{\"type\":\"array\",\"items\":true},"
     "\"type\":{\"anyOf\":[{\"$ref\":\"#/definitions/simpleTypes\"},{\"type\":\"array\","
@@ -875,8 +925,8 @@ static json_t *reg_find(const rr_schema_registry *r, const char *key) {
     return NULL;
 }
 
-int rr_schema_registry_add(rr_schema_registry *r, const char *uri, const char *json,
-                           size_t len, rr_error *err) {
+int rr_schema_registry_add(rr_schema_registry *r, const char *uri, const char *json, size_t len,
+                           rr_error *err) {
     if (!r || !uri || !json)
         return rr_err(err, RR_EINVAL, "registry, uri and json are required");
     if (!uri_is_absolute(uri))
@@ -891,7 +941,8 @@ int rr_schema_registry_add(rr_schema_registry *r, const char *uri, const char *j
     json_error_t je;
     json_t *doc = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!doc && json_error_code(&je) == json_error_numeric_overflow)
-        doc = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
+        doc =
+            json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
     if (!doc) {
         rr_free(&r->a, key);
         return rr_err_at(err, RR_EJSON, "", (uint32_t)je.line, (uint32_t)je.column, 0,
@@ -1167,12 +1218,22 @@ static int walk_map(cc *c, json_t *obj, sch_res *res, const char *ptr, const cha
 }
 
 static int walk_children(cc *c, json_t *s, sch_res *res, const char *ptr) {
-    static const char *const single[] = {
-        "additionalProperties", "propertyNames", "items", "additionalItems", "contains", "if",
-        "then", "else", "not", "unevaluatedItems", "unevaluatedProperties", "contentSchema"};
+    static const char *const single[] = {"additionalProperties",
+                                         "propertyNames",
+                                         "items",
+                                         "additionalItems",
+                                         "contains",
+                                         "if",
+                                         "then",
+                                         "else",
+                                         "not",
+                                         "unevaluatedItems",
+                                         "unevaluatedProperties",
+                                         "contentSchema"};
     static const char *const arrays[] = {"prefixItems", "items", "allOf", "anyOf", "oneOf"};
-    static const char *const maps[] = {"$defs", "definitions", "properties",
-                                       "patternProperties", "dependentSchemas", "dependencies"};
+    static const char *const maps[] = {
+        "$defs",       "definitions", "properties", "patternProperties", "dependentSchemas",
+        "dependencies"};
     for (size_t i = 0; i < RR_ARRAY_LEN(single); i++) {
         json_t *v = json_object_get(s, single[i]);
         if (v && !json_is_array(v) &&
@@ -1525,9 +1586,8 @@ static int get_strs(cc *c, sch_node *n, json_t *arr, const char *kw, sch_strs *o
 static const struct {
     const char *name;
     uint8_t bit;
-} type_names[] = {{"null", T_NULL},     {"boolean", T_BOOL}, {"object", T_OBJ},
-                  {"array", T_ARR},     {"number", T_NUM},   {"string", T_STR},
-                  {"integer", T_INT}};
+} type_names[] = {{"null", T_NULL},  {"boolean", T_BOOL}, {"object", T_OBJ}, {"array", T_ARR},
+                  {"number", T_NUM}, {"string", T_STR},   {"integer", T_INT}};
 
 static int type_bit(json_t *v) {
     for (size_t i = 0; json_is_string(v) && i < RR_ARRAY_LEN(type_names); i++)
@@ -1689,9 +1749,10 @@ static int compile_deps(cc *c, sch_node *n, json_t *j, const char *kw, bool req,
             if (!ds[nds++].node)
                 return RR_ESCHEMA;
         } else {
-            return bad(c, n, kw, req && sch ? "values must be arrays of strings or schemas"
-                                 : req      ? "values must be arrays of strings"
-                                            : "values must be schemas");
+            return bad(c, n, kw,
+                       req && sch ? "values must be arrays of strings or schemas"
+                       : req      ? "values must be arrays of strings"
+                                  : "values must be schemas");
         }
     }
     if (ndr) {
@@ -1722,8 +1783,8 @@ static int compile_deps(cc *c, sch_node *n, json_t *j, const char *kw, bool req,
     return RR_OK;
 }
 
-static int compile_list(cc *c, sch_node *n, json_t *j, const char *kw, int k,
-                        const sch_node ***out, size_t *nout) {
+static int compile_list(cc *c, sch_node *n, json_t *j, const char *kw, int k, const sch_node ***out,
+                        size_t *nout) {
     json_t *a = json_object_get(j, kw);
     if (!a)
         return RR_OK;
@@ -1860,8 +1921,7 @@ static int compile_items(cc *c, sch_node *n, json_t *j, int dialect) {
     } else if (compile_one(c, j, "items", &n->items) < 0) {
         return RR_ESCHEMA;
     }
-    if (n->nprefix || n->items || json_object_get(j, "prefixItems") ||
-        json_is_array(items))
+    if (n->nprefix || n->items || json_object_get(j, "prefixItems") || json_is_array(items))
         n->kw |= KB(K_ITEMS);
     return RR_OK;
 }
@@ -1894,8 +1954,8 @@ static int compile_applicators(cc *c, sch_node *n, json_t *j, int dialect) {
         return RR_ESCHEMA;
     if (r)
         n->kw |= KB(K_NOT);
-    if ((r = compile_one(c, j, "if", &n->if_)) < 0 ||
-        compile_one(c, j, "then", &n->then_) < 0 || compile_one(c, j, "else", &n->else_) < 0)
+    if ((r = compile_one(c, j, "if", &n->if_)) < 0 || compile_one(c, j, "then", &n->then_) < 0 ||
+        compile_one(c, j, "else", &n->else_) < 0)
         return RR_ESCHEMA;
     if (r)
         n->kw |= KB(K_IF);
@@ -2100,7 +2160,8 @@ typedef struct vctx {
     bool quiet;
 } vctx;
 
-#define KW(kp_, name) {(kp_), (name), sizeof(name) - 1}
+#define KW(kp_, name)                                                                              \
+    { (kp_), (name), sizeof(name) - 1 }
 
 static size_t seg_len(const path *p) {
     if (!p->s) {
@@ -2182,9 +2243,9 @@ static int report(vctx *c, const char *code, const char *kw, const path *ip, con
 }
 
 static const uint8_t json_type_bits[] = {
-    [JSON_OBJECT] = T_OBJ, [JSON_ARRAY] = T_ARR, [JSON_STRING] = T_STR,
-    [JSON_INTEGER] = T_INT | T_NUM, [JSON_REAL] = T_NUM, [JSON_TRUE] = T_BOOL,
-    [JSON_FALSE] = T_BOOL, [JSON_NULL] = T_NULL};
+    [JSON_OBJECT] = T_OBJ,          [JSON_ARRAY] = T_ARR, [JSON_STRING] = T_STR,
+    [JSON_INTEGER] = T_INT | T_NUM, [JSON_REAL] = T_NUM,  [JSON_TRUE] = T_BOOL,
+    [JSON_FALSE] = T_BOOL,          [JSON_NULL] = T_NULL};
 
 /* A table, not a switch: the type of the next value is unpredictable, and a mispredicted
  * jump table cost more than the rest of a typical node. */
@@ -2209,8 +2270,13 @@ static inline bool mem_eq(const char *a, const char *b, size_t n) {
 }
 
 static const char *type_name(unsigned t) {
-    return t & T_OBJ ? "object" : t & T_ARR ? "array" : t & T_STR ? "string"
-         : t & T_INT ? "integer" : t & T_NUM ? "number" : t & T_BOOL ? "boolean" : "null";
+    return t & T_OBJ    ? "object"
+           : t & T_ARR  ? "array"
+           : t & T_STR  ? "string"
+           : t & T_INT  ? "integer"
+           : t & T_NUM  ? "number"
+           : t & T_BOOL ? "boolean"
+                        : "null";
 }
 
 static inline uint64_t kw_mask(unsigned t) {
@@ -2247,8 +2313,8 @@ static size_t inst_size(const json_t *j) {
     return json_is_object(j) ? json_object_size(j) : json_is_array(j) ? json_array_size(j) : 0;
 }
 
-static int v_node(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                  const path *kp, size_t ev);
+static int v_node(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp,
+                  size_t ev);
 
 static int fail_code(vctx *c, int code, const char *msg) {
     rr_err(c->err, code, "%s", msg);
@@ -2357,14 +2423,14 @@ static int v_string(vctx *c, const sch_node *n, int k, const json_t *j, const pa
         if (len >= n->minlen * 4 || (len >= n->minlen && utf8_count(s, len) >= n->minlen))
             return 1;
         return report(c, "minLength", "minLength", ip, kp,
-                      "string has %zu characters, fewer than minLength %llu",
-                      utf8_count(s, len), (unsigned long long)n->minlen);
+                      "string has %zu characters, fewer than minLength %llu", utf8_count(s, len),
+                      (unsigned long long)n->minlen);
     case K_MAXLEN:
         if (len <= n->maxlen || utf8_count(s, len) <= n->maxlen)
             return 1;
         return report(c, "maxLength", "maxLength", ip, kp,
-                      "string has %zu characters, more than maxLength %llu",
-                      utf8_count(s, len), (unsigned long long)n->maxlen);
+                      "string has %zu characters, more than maxLength %llu", utf8_count(s, len),
+                      (unsigned long long)n->maxlen);
     case K_PATTERN: {
         int r = re_match(c, n->pattern.re, s, len);
         if (r != 0)
@@ -2382,8 +2448,7 @@ static int v_string(vctx *c, const sch_node *n, int k, const json_t *j, const pa
     }
 }
 
-static int v_enum(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                  const path *kp) {
+static int v_enum(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp) {
     size_t i, cnt = json_array_size(n->enm);
     if (n->enum_strings) {
         if (!json_is_string(j))
@@ -2460,14 +2525,14 @@ static int v_array_counts(vctx *c, const sch_node *n, int k, const json_t *j, co
     if (k == K_MINITEMS) {
         if (sz >= n->minitems)
             return 1;
-        return report(c, "minItems", "minItems", ip, kp, "array has %zu items, fewer than %llu",
-                      sz, (unsigned long long)n->minitems);
+        return report(c, "minItems", "minItems", ip, kp, "array has %zu items, fewer than %llu", sz,
+                      (unsigned long long)n->minitems);
     }
     if (k == K_MAXITEMS) {
         if (sz <= n->maxitems)
             return 1;
-        return report(c, "maxItems", "maxItems", ip, kp, "array has %zu items, more than %llu",
-                      sz, (unsigned long long)n->maxitems);
+        return report(c, "maxItems", "maxItems", ip, kp, "array has %zu items, more than %llu", sz,
+                      (unsigned long long)n->maxitems);
     }
     size_t a, b;
     int r = find_duplicate(c, j, &a, &b);
@@ -2476,8 +2541,8 @@ static int v_array_counts(vctx *c, const sch_node *n, int k, const json_t *j, co
     return report(c, "uniqueItems", "uniqueItems", ip, kp, "items %zu and %zu are equal", a, b);
 }
 
-static int v_items(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                   const path *kp, size_t ev) {
+static int v_items(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp,
+                   size_t ev) {
     size_t sz = json_array_size(j);
     size_t np = n->nprefix < sz ? n->nprefix : sz;
     const char *pkw = n->items_array ? "items" : "prefixItems";
@@ -2498,8 +2563,8 @@ static int v_items(vctx *c, const sch_node *n, const json_t *j, const path *ip,
         return ok;
     path rk = {kp, rkw, n->items_array ? 15 : 5};
     if (n->items->boolean == B_FALSE) {
-        int r = report(c, rkw, rkw, ip, kp, "array has %zu items, more than the %zu allowed",
-                       sz, np);
+        int r =
+            report(c, rkw, rkw, ip, kp, "array has %zu items, more than the %zu allowed", sz, np);
         return r < 0 ? r : 0;
     }
     for (size_t i = np; i < sz; i++) {
@@ -2515,8 +2580,8 @@ static int v_items(vctx *c, const sch_node *n, const json_t *j, const path *ip,
     return ok;
 }
 
-static int v_contains(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                      const path *kp, size_t ev) {
+static int v_contains(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp,
+                      size_t ev) {
     size_t sz = json_array_size(j), hits = 0;
     path ck = KW(kp, "contains");
     bool q = c->quiet;
@@ -2551,8 +2616,8 @@ static int v_contains(vctx *c, const sch_node *n, const json_t *j, const path *i
     return 1;
 }
 
-static int v_required(vctx *c, const sch_strs *r, const json_t *j, const path *ip,
-                      const path *kp, const char *code, const char *trigger) {
+static int v_required(vctx *c, const sch_strs *r, const json_t *j, const path *ip, const path *kp,
+                      const char *code, const char *trigger) {
     int ok = 1;
     for (size_t i = 0; i < r->n; i++) {
         if (json_object_getn(j, r->v[i], r->vlen[i]))
@@ -2571,8 +2636,7 @@ static int v_required(vctx *c, const sch_strs *r, const json_t *j, const path *i
     return ok;
 }
 
-static int v_depreq(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                    const path *kp) {
+static int v_depreq(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp) {
     const char *kw = n->deps_compat ? "dependencies" : "dependentRequired";
     int ok = 1;
     for (size_t i = 0; i < n->ndepreq; i++) {
@@ -2657,8 +2721,8 @@ static int v_prop(vctx *c, const sch_node *n, const char *k, size_t kl, const js
     return r <= 0 ? r : ok;
 }
 
-static int v_props(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                   const path *kp, size_t ev) {
+static int v_props(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp,
+                   size_t ev) {
     int ok = 1;
     size_t i = 0;
     uint64_t seen = 0;
@@ -2685,7 +2749,8 @@ static int v_props(vctx *c, const sch_node *n, const json_t *j, const path *ip,
 static int v_propnames(vctx *c, const sch_node *n, const json_t *j, const path *ip,
                        const path *kp) {
     path pk = KW(kp, "propertyNames");
-    for (void *it = json_object_iter((json_t *)j); it; it = json_object_iter_next((json_t *)j, it)) {
+    for (void *it = json_object_iter((json_t *)j); it;
+         it = json_object_iter_next((json_t *)j, it)) {
         const char *k = json_object_iter_key(it);
         size_t kl = json_object_iter_key_len(it);
         json_t *name = json_stringn_nocheck(k, kl);
@@ -2705,8 +2770,8 @@ static int v_propnames(vctx *c, const sch_node *n, const json_t *j, const path *
     return 1;
 }
 
-static int v_depsch(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                    const path *kp, size_t ev) {
+static int v_depsch(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp,
+                    size_t ev) {
     path dk = n->deps_compat ? (path)KW(kp, "dependencies") : (path)KW(kp, "dependentSchemas");
     int ok = 1;
     for (size_t i = 0; i < n->ndepsch; i++) {
@@ -2723,8 +2788,8 @@ static int v_depsch(vctx *c, const sch_node *n, const json_t *j, const path *ip,
     return ok;
 }
 
-static int v_allof(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                   const path *kp, size_t ev) {
+static int v_allof(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp,
+                   size_t ev) {
     path ak = KW(kp, "allOf");
     int ok = 1;
     for (size_t i = 0; i < n->nallof; i++) {
@@ -2739,8 +2804,8 @@ static int v_allof(vctx *c, const sch_node *n, const json_t *j, const path *ip,
 }
 
 /* Evaluate `sub` quietly into a fresh annotation set merged into `ev` on success. */
-static int v_try(vctx *c, const sch_node *sub, const json_t *j, const path *ip,
-                 const path *kp, size_t ev, bool keep) {
+static int v_try(vctx *c, const sch_node *sub, const json_t *j, const path *ip, const path *kp,
+                 size_t ev, bool keep) {
     size_t top = c->v->words_top, nb = inst_size(j);
     size_t mine = NOEV;
     if (ev != NOEV && (mine = bits_push(c, nb)) == NOEV)
@@ -2756,8 +2821,8 @@ static int v_try(vctx *c, const sch_node *sub, const json_t *j, const path *ip,
     return r;
 }
 
-static int v_anyof(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                   const path *kp, size_t ev) {
+static int v_anyof(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp,
+                   size_t ev) {
     path ak = KW(kp, "anyOf");
     bool any = false;
     for (size_t i = 0; i < n->nanyof; i++) {
@@ -2777,8 +2842,8 @@ static int v_anyof(vctx *c, const sch_node *n, const json_t *j, const path *ip,
                   n->nanyof);
 }
 
-static int v_oneof(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                   const path *kp, size_t ev) {
+static int v_oneof(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp,
+                   size_t ev) {
     path ok_ = KW(kp, "oneOf");
     size_t first = SIZE_MAX, second = SIZE_MAX, top = c->v->words_top, nb = inst_size(j);
     size_t mine = NOEV;
@@ -2806,8 +2871,7 @@ static int v_oneof(vctx *c, const sch_node *n, const json_t *j, const path *ip,
     return 1;
 }
 
-static int v_not(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                 const path *kp) {
+static int v_not(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp) {
     path nk = KW(kp, "not");
     int r = v_try(c, n->not_, j, ip, &nk, NOEV, false);
     if (r < 0)
@@ -2817,8 +2881,8 @@ static int v_not(vctx *c, const sch_node *n, const json_t *j, const path *ip,
     return report(c, "not", "not", ip, kp, "value must not match the \"not\" schema");
 }
 
-static int v_if(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                const path *kp, size_t ev) {
+static int v_if(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp,
+                size_t ev) {
     path ik = KW(kp, "if");
     int r = v_try(c, n->if_, j, ip, &ik, ev, false);
     if (r < 0)
@@ -2830,8 +2894,8 @@ static int v_if(vctx *c, const sch_node *n, const json_t *j, const path *ip,
     return v_node(c, next, j, ip, &nk, ev);
 }
 
-static int v_unevaluated(vctx *c, const sch_node *n, int k, const json_t *j,
-                         const path *ip, const path *kp, size_t ev) {
+static int v_unevaluated(vctx *c, const sch_node *n, int k, const json_t *j, const path *ip,
+                         const path *kp, size_t ev) {
     bool props = k == K_UNPROPS;
     const char *kw = props ? "unevaluatedProperties" : "unevaluatedItems";
     const sch_node *sub = props ? n->unprops : n->unitems;
@@ -2897,8 +2961,8 @@ static const sch_node *dyn_target(const vctx *c, const sch_node *n) {
     return t;
 }
 
-static int v_kw(vctx *c, const sch_node *n, int k, const json_t *j, unsigned t,
-                const path *ip, const path *kp, size_t ev) {
+static int v_kw(vctx *c, const sch_node *n, int k, const json_t *j, unsigned t, const path *ip,
+                const path *kp, size_t ev) {
     switch (k) {
     case K_REF: {
         path rk = KW(kp, "$ref");
@@ -2908,19 +2972,33 @@ static int v_kw(vctx *c, const sch_node *n, int k, const json_t *j, unsigned t,
         path rk = n->ref_is_recursive ? (path)KW(kp, "$recursiveRef") : (path)KW(kp, "$dynamicRef");
         return v_node(c, dyn_target(c, n), j, ip, &rk, ev);
     }
-    case K_TYPE: return v_type(c, n, t, ip, kp);
+    case K_TYPE:
+        return v_type(c, n, t, ip, kp);
     case K_CONST:
         return sch_json_equal(j, n->cnst) ? 1
-               : report(c, "const", "const", ip, kp, "value does not equal the \"const\" value");
-    case K_ENUM: return v_enum(c, n, j, ip, kp);
-    case K_MULTOF: case K_MIN: case K_MAX: case K_XMIN: case K_XMAX:
+                                          : report(c, "const", "const", ip, kp,
+                                                   "value does not equal the \"const\" value");
+    case K_ENUM:
+        return v_enum(c, n, j, ip, kp);
+    case K_MULTOF:
+    case K_MIN:
+    case K_MAX:
+    case K_XMIN:
+    case K_XMAX:
         return v_number(c, n, k, j, ip, kp);
-    case K_MINLEN: case K_MAXLEN: case K_PATTERN: case K_FORMAT:
+    case K_MINLEN:
+    case K_MAXLEN:
+    case K_PATTERN:
+    case K_FORMAT:
         return v_string(c, n, k, j, ip, kp);
-    case K_MINITEMS: case K_MAXITEMS: case K_UNIQUE:
+    case K_MINITEMS:
+    case K_MAXITEMS:
+    case K_UNIQUE:
         return v_array_counts(c, n, k, j, ip, kp);
-    case K_ITEMS: return v_items(c, n, j, ip, kp, ev);
-    case K_CONTAINS: return v_contains(c, n, j, ip, kp, ev);
+    case K_ITEMS:
+        return v_items(c, n, j, ip, kp, ev);
+    case K_CONTAINS:
+        return v_contains(c, n, j, ip, kp, ev);
     case K_MINPROPS:
         if (json_object_size(j) >= n->minprops)
             return 1;
@@ -2933,28 +3011,41 @@ static int v_kw(vctx *c, const sch_node *n, int k, const json_t *j, unsigned t,
         return report(c, "maxProperties", "maxProperties", ip, kp,
                       "object has %zu properties, more than %llu", json_object_size(j),
                       (unsigned long long)n->maxprops);
-    case K_REQUIRED: return v_required(c, &n->required, j, ip, kp, "required", NULL);
-    case K_DEPREQ: return v_depreq(c, n, j, ip, kp);
-    case K_PROPS: return v_props(c, n, j, ip, kp, ev);
-    case K_PROPNAMES: return v_propnames(c, n, j, ip, kp);
-    case K_DEPSCH: return v_depsch(c, n, j, ip, kp, ev);
-    case K_ALLOF: return v_allof(c, n, j, ip, kp, ev);
-    case K_ANYOF: return v_anyof(c, n, j, ip, kp, ev);
-    case K_ONEOF: return v_oneof(c, n, j, ip, kp, ev);
-    case K_NOT: return v_not(c, n, j, ip, kp);
-    case K_IF: return v_if(c, n, j, ip, kp, ev);
-    default: return v_unevaluated(c, n, k, j, ip, kp, ev);
+    case K_REQUIRED:
+        return v_required(c, &n->required, j, ip, kp, "required", NULL);
+    case K_DEPREQ:
+        return v_depreq(c, n, j, ip, kp);
+    case K_PROPS:
+        return v_props(c, n, j, ip, kp, ev);
+    case K_PROPNAMES:
+        return v_propnames(c, n, j, ip, kp);
+    case K_DEPSCH:
+        return v_depsch(c, n, j, ip, kp, ev);
+    case K_ALLOF:
+        return v_allof(c, n, j, ip, kp, ev);
+    case K_ANYOF:
+        return v_anyof(c, n, j, ip, kp, ev);
+    case K_ONEOF:
+        return v_oneof(c, n, j, ip, kp, ev);
+    case K_NOT:
+        return v_not(c, n, j, ip, kp);
+    case K_IF:
+        return v_if(c, n, j, ip, kp, ev);
+    default:
+        return v_unevaluated(c, n, k, j, ip, kp, ev);
     }
 }
 
-static int v_node(vctx *c, const sch_node *n, const json_t *j, const path *ip,
-                  const path *kp, size_t ev) {
+static int v_node(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp,
+                  size_t ev) {
     if (n->boolean)
-        return n->boolean == B_TRUE ? 1
-               : report(c, "false", NULL, ip, kp, "no value is allowed here (schema is false)");
+        return n->boolean == B_TRUE
+                   ? 1
+                   : report(c, "false", NULL, ip, kp, "no value is allowed here (schema is false)");
     if (c->depth >= c->s->max_eval_depth)
-        return fail_code(c, RR_EDEPTH, "schema evaluation nested too deeply "
-                                       "(recursive $ref that does not consume the instance?)");
+        return fail_code(c, RR_EDEPTH,
+                         "schema evaluation nested too deeply "
+                         "(recursive $ref that does not consume the instance?)");
     unsigned t = inst_type(j);
     uint64_t m = n->kw & kw_mask(t);
     if ((m & KB(K_TYPE)) && (n->types & t)) /* the commonest keyword, settled inline */
@@ -3118,12 +3209,12 @@ int rr_schema_new(rr_schema **out, const char *json, size_t len, const rr_schema
     json_error_t je;
     json_t *doc = json_loadb(json ? json : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!doc && json_error_code(&je) == json_error_numeric_overflow)
-        doc = json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
+        doc =
+            json_loadb(json, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
     if (!doc) {
         rr_schema_free(s);
         return rr_err_at(err, RR_EJSON, "", (uint32_t)je.line, (uint32_t)je.column, 0,
-                         "schema is not JSON: line %d column %d: %s", je.line, je.column,
-                         je.text);
+                         "schema is not JSON: line %d column %d: %s", je.line, je.column, je.text);
     }
     if (!keep_doc(&(cc){.s = s}, doc)) {
         json_decref(doc);
@@ -3328,7 +3419,7 @@ static bool json_is_prefix(rr_verdict *v, const char *s, size_t len, uint32_t ma
                 d++, i++;
                 state = ch == '{' ? S_OBJ_FIRST : S_ARR_FIRST;
             } else {
-                r = ch == '"' ? lex_string(s, len, &i)
+                r = ch == '"'                     ? lex_string(s, len, &i)
                     : (ch == '-' || IS_DIGIT(ch)) ? lex_number(s, len, &i)
                                                   : lex_literal(s, len, &i);
                 state = S_AFTER;
@@ -3403,8 +3494,8 @@ int rr_schema_parse_instance(const rr_schema *s, const char *text, size_t len, r
         return rr_err(err, RR_EUTF8, "instance has invalid UTF-8 at byte offset %zu", bad);
     *truncated = json_is_prefix(v, text, bad, s->max_depth);
     rr_err_at(err, RR_EJSON, "", (uint32_t)je.line, (uint32_t)je.column, 0,
-              "%s at line %d column %d: %s", *truncated ? "JSON ends early" : "not JSON",
-              je.line, je.column, je.text);
+              "%s at line %d column %d: %s", *truncated ? "JSON ends early" : "not JSON", je.line,
+              je.column, je.text);
     if (err)
         err->reserved_ = (uint32_t)(je.position < 0 ? 0 : je.position);
     return RR_EJSON;
@@ -3422,8 +3513,8 @@ int rr_schema_validate(const rr_schema *s, const char *instance, size_t len, rr_
     int rc = rr_schema_parse_instance(s, instance ? instance : "", len, v, &j, &truncated, &perr);
     if (rc == RR_EJSON) {
         int64_t pos = (int64_t)perr.reserved_;
-        rc = rr_verdict_add(v, "schema", truncated ? "truncated_json" : "invalid_json", "", "",
-                            0, "", 0, pos, pos, "%s", perr.message);
+        rc = rr_verdict_add(v, "schema", truncated ? "truncated_json" : "invalid_json", "", "", 0,
+                            "", 0, pos, pos, "%s", perr.message);
         rr_verdict_fail(v, truncated ? RR_FAIL_TRUNCATED : RR_FAIL_SCHEMA);
         rr_verdict_ran(v, "schema", s->dialect_name, "schema", 0, rr_now_ns() - t0);
         return rc == RR_OK ? RR_OK : rr_err(err, rc, "out of memory");

@@ -12,8 +12,8 @@
  * validator name. On failure the verdict is failed with RR_FAIL_SCHEMA. Returns RR_OK when
  * validation ran, else RR_EDEPTH / RR_ELIMIT / RR_ENOMEM (err filled). Does not check the
  * instance depth limit (the parser's caller does); recursion is still bounded. */
-int rr_schema_validate_json(const rr_schema *schema, const json_t *instance,
-                            rr_verdict *verdict, const char *validator, rr_error *err);
+int rr_schema_validate_json(const rr_schema *schema, const json_t *instance, rr_verdict *verdict,
+                            const char *validator, rr_error *err);
 
 /* Whether `instance` is valid, without findings; 1 valid, 0 invalid, <0 error code.
  * `verdict` only lends its scratch. */
@@ -24,8 +24,7 @@ int rr_schema_check_json(const rr_schema *schema, const json_t *instance, rr_ver
  * *truncated to whether it is a valid prefix that ended early; err names line/column and
  * err->reserved_ holds the byte offset. `verdict` lends its scratch. */
 int rr_schema_parse_instance(const rr_schema *schema, const char *text, size_t len,
-                             rr_verdict *verdict, json_t **out, bool *truncated,
-                             rr_error *err);
+                             rr_verdict *verdict, json_t **out, bool *truncated, rr_error *err);
 
 /* The dialect the root schema was compiled as: "2020-12", "2019-09" or "draft-07". */
 const char *rr_schema_dialect(const rr_schema *schema);

@@ -5,15 +5,47 @@
 #include <string.h>
 
 enum {
-    F_DATE_TIME = 1, F_DATE, F_TIME, F_DURATION, F_EMAIL, F_IDN_EMAIL, F_HOSTNAME,
-    F_IDN_HOSTNAME, F_IPV4, F_IPV6, F_URI, F_URI_REF, F_IRI, F_IRI_REF, F_UUID, F_REGEX,
-    F_JSON_POINTER, F_REL_JSON_POINTER, F_URI_TEMPLATE
+    F_DATE_TIME = 1,
+    F_DATE,
+    F_TIME,
+    F_DURATION,
+    F_EMAIL,
+    F_IDN_EMAIL,
+    F_HOSTNAME,
+    F_IDN_HOSTNAME,
+    F_IPV4,
+    F_IPV6,
+    F_URI,
+    F_URI_REF,
+    F_IRI,
+    F_IRI_REF,
+    F_UUID,
+    F_REGEX,
+    F_JSON_POINTER,
+    F_REL_JSON_POINTER,
+    F_URI_TEMPLATE
 };
 
-static const char *const format_names[] = {
-    "", "date-time", "date", "time", "duration", "email", "idn-email", "hostname",
-    "idn-hostname", "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid",
-    "regex", "json-pointer", "relative-json-pointer", "uri-template"};
+static const char *const format_names[] = {"",
+                                           "date-time",
+                                           "date",
+                                           "time",
+                                           "duration",
+                                           "email",
+                                           "idn-email",
+                                           "hostname",
+                                           "idn-hostname",
+                                           "ipv4",
+                                           "ipv6",
+                                           "uri",
+                                           "uri-reference",
+                                           "iri",
+                                           "iri-reference",
+                                           "uuid",
+                                           "regex",
+                                           "json-pointer",
+                                           "relative-json-pointer",
+                                           "uri-template"};
 
 int rr_format_id(const char *name) {
     for (size_t i = 1; i < RR_ARRAY_LEN(format_names); i++)
@@ -249,41 +281,42 @@ static bool in_ranges(uint32_t c, const range *r, size_t n) {
 }
 
 static const range marks[] = {
-    {0x300, 0x36F},   {0x483, 0x489},   {0x591, 0x5BD},   {0x5BF, 0x5BF},   {0x5C1, 0x5C2},
-    {0x5C4, 0x5C5},   {0x5C7, 0x5C7},   {0x610, 0x61A},   {0x64B, 0x65F},   {0x670, 0x670},
-    {0x6D6, 0x6DC},   {0x6DF, 0x6E4},   {0x6E7, 0x6E8},   {0x6EA, 0x6ED},   {0x711, 0x711},
-    {0x730, 0x74A},   {0x7A6, 0x7B0},   {0x7EB, 0x7F3},   {0x816, 0x82D},   {0x859, 0x85B},
-    {0x8D3, 0x8FF},   {0x900, 0x903},   {0x93A, 0x93C},   {0x93E, 0x94F},   {0x951, 0x957},
-    {0x962, 0x963},   {0x981, 0x983},   {0x9BC, 0x9BC},   {0x9BE, 0x9CD},   {0x9D7, 0x9D7},
-    {0x9E2, 0x9E3},   {0xA01, 0xA03},   {0xA3C, 0xA51},   {0xA70, 0xA71},   {0xA75, 0xA75},
-    {0xA81, 0xA83},   {0xABC, 0xABC},   {0xABE, 0xACD},   {0xAE2, 0xAE3},   {0xB01, 0xB03},
-    {0xB3C, 0xB3C},   {0xB3E, 0xB57},   {0xB62, 0xB63},   {0xB82, 0xB82},   {0xBBE, 0xBCD},
-    {0xBD7, 0xBD7},   {0xC00, 0xC04},   {0xC3E, 0xC56},   {0xC62, 0xC63},   {0xC81, 0xC83},
-    {0xCBC, 0xCBC},   {0xCBE, 0xCD6},   {0xCE2, 0xCE3},   {0xD00, 0xD03},   {0xD3B, 0xD3C},
-    {0xD3E, 0xD4D},   {0xD57, 0xD57},   {0xD62, 0xD63},   {0xD82, 0xD83},   {0xDCA, 0xDDF},
-    {0xDF2, 0xDF3},   {0xE31, 0xE31},   {0xE34, 0xE3A},   {0xE47, 0xE4E},   {0xEB1, 0xEB1},
-    {0xEB4, 0xEBC},   {0xEC8, 0xECD},   {0xF18, 0xF19},   {0xF35, 0xF35},   {0xF37, 0xF37},
-    {0xF39, 0xF39},   {0xF3E, 0xF3F},   {0xF71, 0xF84},   {0xF86, 0xF87},   {0xF8D, 0xFBC},
-    {0xFC6, 0xFC6},   {0x102B, 0x103E}, {0x1056, 0x1059}, {0x135D, 0x135F}, {0x1712, 0x1714},
-    {0x17B4, 0x17D3}, {0x180B, 0x180D}, {0x1A17, 0x1A1B}, {0x1AB0, 0x1AFF}, {0x1B00, 0x1B04},
-    {0x1B34, 0x1B44}, {0x1DC0, 0x1DFF}, {0x20D0, 0x20F0}, {0x2CEF, 0x2CF1}, {0x2DE0, 0x2DFF},
-    {0x302A, 0x302F}, {0x3099, 0x309A}, {0xA66F, 0xA672}, {0xA674, 0xA67D}, {0xA802, 0xA802},
-    {0xA806, 0xA806}, {0xA80B, 0xA80B}, {0xA823, 0xA827}, {0xFB1E, 0xFB1E}, {0xFE00, 0xFE0F},
+    {0x300, 0x36F},   {0x483, 0x489},     {0x591, 0x5BD},     {0x5BF, 0x5BF},    {0x5C1, 0x5C2},
+    {0x5C4, 0x5C5},   {0x5C7, 0x5C7},     {0x610, 0x61A},     {0x64B, 0x65F},    {0x670, 0x670},
+    {0x6D6, 0x6DC},   {0x6DF, 0x6E4},     {0x6E7, 0x6E8},     {0x6EA, 0x6ED},    {0x711, 0x711},
+    {0x730, 0x74A},   {0x7A6, 0x7B0},     {0x7EB, 0x7F3},     {0x816, 0x82D},    {0x859, 0x85B},
+    {0x8D3, 0x8FF},   {0x900, 0x903},     {0x93A, 0x93C},     {0x93E, 0x94F},    {0x951, 0x957},
+    {0x962, 0x963},   {0x981, 0x983},     {0x9BC, 0x9BC},     {0x9BE, 0x9CD},    {0x9D7, 0x9D7},
+    {0x9E2, 0x9E3},   {0xA01, 0xA03},     {0xA3C, 0xA51},     {0xA70, 0xA71},    {0xA75, 0xA75},
+    {0xA81, 0xA83},   {0xABC, 0xABC},     {0xABE, 0xACD},     {0xAE2, 0xAE3},    {0xB01, 0xB03},
+    {0xB3C, 0xB3C},   {0xB3E, 0xB57},     {0xB62, 0xB63},     {0xB82, 0xB82},    {0xBBE, 0xBCD},
+    {0xBD7, 0xBD7},   {0xC00, 0xC04},     {0xC3E, 0xC56},     {0xC62, 0xC63},    {0xC81, 0xC83},
+    {0xCBC, 0xCBC},   {0xCBE, 0xCD6},     {0xCE2, 0xCE3},     {0xD00, 0xD03},    {0xD3B, 0xD3C},
+    {0xD3E, 0xD4D},   {0xD57, 0xD57},     {0xD62, 0xD63},     {0xD82, 0xD83},    {0xDCA, 0xDDF},
+    {0xDF2, 0xDF3},   {0xE31, 0xE31},     {0xE34, 0xE3A},     {0xE47, 0xE4E},    {0xEB1, 0xEB1},
+    {0xEB4, 0xEBC},   {0xEC8, 0xECD},     {0xF18, 0xF19},     {0xF35, 0xF35},    {0xF37, 0xF37},
+    {0xF39, 0xF39},   {0xF3E, 0xF3F},     {0xF71, 0xF84},     {0xF86, 0xF87},    {0xF8D, 0xFBC},
+    {0xFC6, 0xFC6},   {0x102B, 0x103E},   {0x1056, 0x1059},   {0x135D, 0x135F},  {0x1712, 0x1714},
+    {0x17B4, 0x17D3}, {0x180B, 0x180D},   {0x1A17, 0x1A1B},   {0x1AB0, 0x1AFF},  {0x1B00, 0x1B04},
+    {0x1B34, 0x1B44}, {0x1DC0, 0x1DFF},   {0x20D0, 0x20F0},   {0x2CEF, 0x2CF1},  {0x2DE0, 0x2DFF},
+    {0x302A, 0x302F}, {0x3099, 0x309A},   {0xA66F, 0xA672},   {0xA674, 0xA67D},  {0xA802, 0xA802},
+    {0xA806, 0xA806}, {0xA80B, 0xA80B},   {0xA823, 0xA827},   {0xFB1E, 0xFB1E},  {0xFE00, 0xFE0F},
     {0xFE20, 0xFE2F}, {0x1D165, 0x1D169}, {0x1D16D, 0x1D172}, {0xE0100, 0xE01EF}};
 
 static const range viramas[] = {
-    {0x94D, 0x94D},   {0x9CD, 0x9CD},   {0xA4D, 0xA4D},   {0xACD, 0xACD},   {0xB4D, 0xB4D},
-    {0xBCD, 0xBCD},   {0xC4D, 0xC4D},   {0xCCD, 0xCCD},   {0xD3B, 0xD3C},   {0xD4D, 0xD4D},
-    {0xDCA, 0xDCA},   {0xE3A, 0xE3A},   {0xEBA, 0xEBA},   {0xF84, 0xF84},   {0x1039, 0x103A},
-    {0x1714, 0x1714}, {0x1734, 0x1734}, {0x17D2, 0x17D2}, {0x1A60, 0x1A60}, {0x1B44, 0x1B44},
-    {0x1BAA, 0x1BAB}, {0x1BF2, 0x1BF3}, {0x2D7F, 0x2D7F}, {0xA806, 0xA806}, {0xA8C4, 0xA8C4},
-    {0xA953, 0xA953}, {0xA9C0, 0xA9C0}, {0xAAF6, 0xAAF6}, {0xABED, 0xABED}, {0x10A3F, 0x10A3F},
-    {0x11046, 0x11046}, {0x1107F, 0x1107F}, {0x110B9, 0x110B9}, {0x11133, 0x11134},
-    {0x111C0, 0x111C0}, {0x11235, 0x11235}, {0x112EA, 0x112EA}, {0x1134D, 0x1134D},
-    {0x11442, 0x11442}, {0x114C2, 0x114C2}, {0x115BF, 0x115BF}, {0x1163F, 0x1163F},
-    {0x116B6, 0x116B6}, {0x1172B, 0x1172B}, {0x11839, 0x11839}, {0x119E0, 0x119E0},
-    {0x11A34, 0x11A34}, {0x11A47, 0x11A47}, {0x11A99, 0x11A99}, {0x11C3F, 0x11C3F},
-    {0x11D44, 0x11D45}, {0x11D97, 0x11D97}};
+    {0x94D, 0x94D},     {0x9CD, 0x9CD},     {0xA4D, 0xA4D},     {0xACD, 0xACD},
+    {0xB4D, 0xB4D},     {0xBCD, 0xBCD},     {0xC4D, 0xC4D},     {0xCCD, 0xCCD},
+    {0xD3B, 0xD3C},     {0xD4D, 0xD4D},     {0xDCA, 0xDCA},     {0xE3A, 0xE3A},
+    {0xEBA, 0xEBA},     {0xF84, 0xF84},     {0x1039, 0x103A},   {0x1714, 0x1714},
+    {0x1734, 0x1734},   {0x17D2, 0x17D2},   {0x1A60, 0x1A60},   {0x1B44, 0x1B44},
+    {0x1BAA, 0x1BAB},   {0x1BF2, 0x1BF3},   {0x2D7F, 0x2D7F},   {0xA806, 0xA806},
+    {0xA8C4, 0xA8C4},   {0xA953, 0xA953},   {0xA9C0, 0xA9C0},   {0xAAF6, 0xAAF6},
+    {0xABED, 0xABED},   {0x10A3F, 0x10A3F}, {0x11046, 0x11046}, {0x1107F, 0x1107F},
+    {0x110B9, 0x110B9}, {0x11133, 0x11134}, {0x111C0, 0x111C0}, {0x11235, 0x11235},
+    {0x112EA, 0x112EA}, {0x1134D, 0x1134D}, {0x11442, 0x11442}, {0x114C2, 0x114C2},
+    {0x115BF, 0x115BF}, {0x1163F, 0x1163F}, {0x116B6, 0x116B6}, {0x1172B, 0x1172B},
+    {0x11839, 0x11839}, {0x119E0, 0x119E0}, {0x11A34, 0x11A34}, {0x11A47, 0x11A47},
+    {0x11A99, 0x11A99}, {0x11C3F, 0x11C3F}, {0x11D44, 0x11D45}, {0x11D97, 0x11D97}};
 
 static const range kana_han[] = {{0x3005, 0x3007}, {0x3041, 0x309F}, {0x30A0, 0x30FA},
                                  {0x30FC, 0x30FF}, {0x31F0, 0x31FF}, {0x3400, 0x4DBF},
@@ -310,8 +343,8 @@ static int bidi_class(uint32_t c) {
         return BD_NSM;
     if ((c >= 0x590 && c <= 0x5FF) || (c >= 0x7C0 && c <= 0x85F) || (c >= 0xFB1D && c <= 0xFB4F))
         return BD_R;
-    if ((c >= 0x600 && c <= 0x7BF) || (c >= 0x860 && c <= 0x8FF) ||
-        (c >= 0xFB50 && c <= 0xFDFF) || (c >= 0xFE70 && c <= 0xFEFF))
+    if ((c >= 0x600 && c <= 0x7BF) || (c >= 0x860 && c <= 0x8FF) || (c >= 0xFB50 && c <= 0xFDFF) ||
+        (c >= 0xFE70 && c <= 0xFEFF))
         return BD_AL;
     if (c == '-' || c == 0x200C || c == 0x200D)
         return BD_ON;
@@ -371,9 +404,10 @@ static size_t puny_decode(const char *in, size_t n, uint32_t *out, size_t max) {
             if (pos >= n)
                 return SIZE_MAX;
             char c = in[pos++];
-            uint32_t d = c >= 'a' && c <= 'z' ? (uint32_t)(c - 'a') : c >= 'A' && c <= 'Z'
-                             ? (uint32_t)(c - 'A') : c >= '0' && c <= '9' ? (uint32_t)(c - '0' + 26)
-                                                                          : PB;
+            uint32_t d = c >= 'a' && c <= 'z'   ? (uint32_t)(c - 'a')
+                         : c >= 'A' && c <= 'Z' ? (uint32_t)(c - 'A')
+                         : c >= '0' && c <= '9' ? (uint32_t)(c - '0' + 26)
+                                                : PB;
             if (d >= PB || d > (UINT32_MAX - i) / w)
                 return SIZE_MAX;
             i += d * w;
@@ -453,8 +487,8 @@ static bool is_disallowed(uint32_t c) {
     /* ASCII other than LDH (lower case), C1 controls, Latin-1 punctuation and symbols, the
      * RFC 5892 section 2.6 exceptions, surrogates */
     return c < 0x2D || (c > 0x2D && c < 0x30) || (c > 0x39 && c < 0x61) || (c > 0x7A && c < 0xA0) ||
-           (c >= 0xA0 && c <= 0xBF && c != 0xB7) || c == 0xD7 || c == 0xF7 ||
-           c == 0x640 || c == 0x7FA || c == 0x302E || c == 0x302F || (c >= 0x3031 && c <= 0x3035) ||
+           (c >= 0xA0 && c <= 0xBF && c != 0xB7) || c == 0xD7 || c == 0xF7 || c == 0x640 ||
+           c == 0x7FA || c == 0x302E || c == 0x302F || (c >= 0x3031 && c <= 0x3035) ||
            c == 0x303B || (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF;
 }
 
@@ -462,12 +496,16 @@ static bool is_disallowed(uint32_t c) {
 static bool context_ok(const uint32_t *cp, size_t n, size_t i) {
     uint32_t c = cp[i], prev = i ? cp[i - 1] : 0, next = i + 1 < n ? cp[i + 1] : 0;
     switch (c) {
-    case 0xB7: return prev == 'l' && next == 'l';
-    case 0x375: return next && ((next >= 0x370 && next <= 0x3FF && next != 0x375) ||
-                                (next >= 0x1F00 && next <= 0x1FFF));
+    case 0xB7:
+        return prev == 'l' && next == 'l';
+    case 0x375:
+        return next && ((next >= 0x370 && next <= 0x3FF && next != 0x375) ||
+                        (next >= 0x1F00 && next <= 0x1FFF));
     case 0x5F3:
-    case 0x5F4: return prev >= 0x590 && prev <= 0x5FF;
-    case 0x200D: return i && IN(prev, viramas);
+    case 0x5F4:
+        return prev >= 0x590 && prev <= 0x5FF;
+    case 0x200D:
+        return i && IN(prev, viramas);
     case 0x200C: {
         if (i && IN(prev, viramas))
             return true;
@@ -483,7 +521,8 @@ static bool context_ok(const uint32_t *cp, size_t n, size_t i) {
             if (cp[k] != 0x30FB && IN(cp[k], kana_han))
                 return true;
         return false;
-    default: return true;
+    default:
+        return true;
     }
 }
 
@@ -539,8 +578,8 @@ static bool idn_label_check(const char *s, size_t len, bool idn, idn_label *l) {
     if (ascii) {
         if (!hostname_label(s, len, false))
             return false;
-        bool xn = len >= 4 && (s[0] | 0x20) == 'x' && (s[1] | 0x20) == 'n' && s[2] == '-' &&
-                  s[3] == '-';
+        bool xn =
+            len >= 4 && (s[0] | 0x20) == 'x' && (s[1] | 0x20) == 'n' && s[2] == '-' && s[3] == '-';
         l->alen = len;
         if (!xn) {
             l->n = utf8_decode(s, len, l->cp, MAX_LABEL_CPS);
@@ -624,8 +663,7 @@ static bool check_hostname_idn(const char *s, size_t n, bool idn) {
 }
 
 static bool atext(unsigned char c, bool idn) {
-    return alpha((char)c) || dig((char)c) || strchr("!#$%&'*+-/=?^_`{|}~", c) ||
-           (idn && c >= 0x80);
+    return alpha((char)c) || dig((char)c) || strchr("!#$%&'*+-/=?^_`{|}~", c) || (idn && c >= 0x80);
 }
 
 static bool check_email(const char *s, size_t n, bool idn) {
@@ -873,25 +911,45 @@ static bool check_uri_template(const char *s, size_t n) {
 
 int rr_format_check(const rr_alloc *a, int id, const char *s, size_t n) {
     switch (id) {
-    case F_DATE_TIME: return check_date_time(s, n);
-    case F_DATE: return check_date(s, n);
-    case F_TIME: return check_time(s, n);
-    case F_DURATION: return check_duration(s, n);
-    case F_EMAIL: return check_email(s, n, false);
-    case F_IDN_EMAIL: return check_email(s, n, true);
-    case F_HOSTNAME: return check_hostname_idn(s, n, false);
-    case F_IDN_HOSTNAME: return check_hostname_idn(s, n, true);
-    case F_IPV4: return check_ipv4(s, n);
-    case F_IPV6: return check_ipv6(s, n);
-    case F_URI: return check_uri_any(s, n, true, false);
-    case F_URI_REF: return check_uri_any(s, n, false, false);
-    case F_IRI: return check_uri_any(s, n, true, true);
-    case F_IRI_REF: return check_uri_any(s, n, false, true);
-    case F_UUID: return check_uuid(s, n);
-    case F_REGEX: return rr_schema_regex_ok(a, s, n);
-    case F_JSON_POINTER: return check_json_pointer(s, n);
-    case F_REL_JSON_POINTER: return check_rel_json_pointer(s, n);
-    case F_URI_TEMPLATE: return check_uri_template(s, n);
-    default: return 1;
+    case F_DATE_TIME:
+        return check_date_time(s, n);
+    case F_DATE:
+        return check_date(s, n);
+    case F_TIME:
+        return check_time(s, n);
+    case F_DURATION:
+        return check_duration(s, n);
+    case F_EMAIL:
+        return check_email(s, n, false);
+    case F_IDN_EMAIL:
+        return check_email(s, n, true);
+    case F_HOSTNAME:
+        return check_hostname_idn(s, n, false);
+    case F_IDN_HOSTNAME:
+        return check_hostname_idn(s, n, true);
+    case F_IPV4:
+        return check_ipv4(s, n);
+    case F_IPV6:
+        return check_ipv6(s, n);
+    case F_URI:
+        return check_uri_any(s, n, true, false);
+    case F_URI_REF:
+        return check_uri_any(s, n, false, false);
+    case F_IRI:
+        return check_uri_any(s, n, true, true);
+    case F_IRI_REF:
+        return check_uri_any(s, n, false, true);
+    case F_UUID:
+        return check_uuid(s, n);
+    case F_REGEX:
+        return rr_schema_regex_ok(a, s, n);
+    case F_JSON_POINTER:
+        return check_json_pointer(s, n);
+    case F_REL_JSON_POINTER:
+        return check_rel_json_pointer(s, n);
+    case F_URI_TEMPLATE:
+        return check_uri_template(s, n);
+    default:
+        return 1;
     }
 }

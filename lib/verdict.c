@@ -57,8 +57,7 @@ void rr_verdict_fail(struct rr_verdict *v, const char *failure) {
 }
 
 /* Append `n` bytes and a NUL to the pool; the offset of the copy goes to *off. */
-static bool pool_put(struct rr_verdict *v, const char *s, size_t n, uint32_t *off,
-                     uint32_t *len) {
+static bool pool_put(struct rr_verdict *v, const char *s, size_t n, uint32_t *off, uint32_t *len) {
     if (!s) {
         s = "";
         n = 0;
@@ -84,8 +83,8 @@ static bool grow_findings(struct rr_verdict *v) {
 
 int rr_verdict_add_raw(struct rr_verdict *v, const char *validator, const char *code,
                        const char *keyword, const char *instance_loc, size_t inst_len,
-                       const char *keyword_loc, size_t kw_len, int64_t span_start,
-                       int64_t span_end, char *msg, size_t mlen) {
+                       const char *keyword_loc, size_t kw_len, int64_t span_start, int64_t span_end,
+                       char *msg, size_t mlen) {
     v->json_valid = false;
     if (v->nfindings >= v->max_findings) {
         v->dropped_findings++;
@@ -103,8 +102,7 @@ int rr_verdict_add_raw(struct rr_verdict *v, const char *validator, const char *
     for (size_t at = 0; (at += rr_utf8_check(msg + at, mlen - at)) < mlen; at++)
         msg[at] = '?';
     size_t mark = v->pool.len;
-    bool ok = pool_put(v, instance_loc, instance_loc ? inst_len : 0, &f->inst_off,
-                       &f->inst_len) &&
+    bool ok = pool_put(v, instance_loc, instance_loc ? inst_len : 0, &f->inst_off, &f->inst_len) &&
               pool_put(v, keyword_loc, keyword_loc ? kw_len : 0, &f->kw_off, &f->kw_len) &&
               pool_put(v, msg, mlen, &f->msg_off, &f->msg_len);
     if (!ok) {
@@ -120,8 +118,8 @@ int rr_verdict_add_raw(struct rr_verdict *v, const char *validator, const char *
 
 int rr_verdict_add(struct rr_verdict *v, const char *validator, const char *code,
                    const char *keyword, const char *instance_loc, size_t inst_len,
-                   const char *keyword_loc, size_t kw_len, int64_t span_start,
-                   int64_t span_end, const char *fmt, ...) {
+                   const char *keyword_loc, size_t kw_len, int64_t span_start, int64_t span_end,
+                   const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -147,8 +145,8 @@ void rr_verdict_set_score(struct rr_verdict *v, const char *name, double value) 
     }
 }
 
-void rr_verdict_ran(struct rr_verdict *v, const char *name, const char *version,
-                    const char *type, int passed, uint64_t ns) {
+void rr_verdict_ran(struct rr_verdict *v, const char *name, const char *version, const char *type,
+                    int passed, uint64_t ns) {
     v->json_valid = false;
     v->ns += ns;
     if (v->nran >= RR_VERDICT_MAX_VALIDATORS)
@@ -317,8 +315,7 @@ static void json_finding(rr_buf *b, const rr_verdict *v, const rr_finding *f) {
     rr_buf_puts(b, ",\"message\":");
     rr_buf_json_str(b, v->pool.p + f->msg_off, f->msg_len);
     if (f->span_start >= 0)
-        rr_buf_printf(b, ",\"span\":[%lld,%lld]", (long long)f->span_start,
-                      (long long)f->span_end);
+        rr_buf_printf(b, ",\"span\":[%lld,%lld]", (long long)f->span_start, (long long)f->span_end);
     else
         rr_buf_puts(b, ",\"span\":null");
     rr_buf_putc(b, '}');

@@ -190,8 +190,8 @@ static void run_case(run *r, const char *file, json_t *tc, bool format, totals *
         } else {
             rr_verdict_reset(r->verdict);
             rr_error verr = RR_ERROR_INIT;
-            int vr = rr_schema_validate_json(s, json_object_get(test, "data"), r->verdict,
-                                             "schema", &verr);
+            int vr = rr_schema_validate_json(s, json_object_get(test, "data"), r->verdict, "schema",
+                                             &verr);
             got = vr == RR_OK && rr_verdict_passed(r->verdict);
             ok = vr == RR_OK && got == want;
             if (vr != RR_OK)
@@ -244,8 +244,8 @@ static void run_dir(run *r, const char *dir, const char *rel, bool format, total
 static void summary(const char *what, const totals *t) {
     size_t total = t->pass + t->fail + t->known_fail;
     printf("%s: %zu of %zu tests pass (%.1f%%), %zu known failures, %zu unexpected\n", what,
-           t->pass, total, total ? 100.0 * (double)t->pass / (double)total : 100.0,
-           t->known_fail, t->fail);
+           t->pass, total, total ? 100.0 * (double)t->pass / (double)total : 100.0, t->known_fail,
+           t->fail);
 }
 
 int main(int argc, char **argv) {

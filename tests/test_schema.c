@@ -1,10 +1,11 @@
+#include <jansson.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
-#include <jansson.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +87,8 @@ static const code_case code_cases[] = {
      "/then/multipleOf"},
     {"{\"dependentSchemas\":{\"a\":{\"required\":[\"b\"]}}}", "{\"a\":1}", "required", "",
      "/dependentSchemas/a/required"},
-    {"{\"patternProperties\":{\"^x~/\":{\"type\":\"null\"}}}", "{\"x~/1\":1}", "type",
-     "/x~0~11", "/patternProperties/^x~0~1/type"},
+    {"{\"patternProperties\":{\"^x~/\":{\"type\":\"null\"}}}", "{\"x~/1\":1}", "type", "/x~0~11",
+     "/patternProperties/^x~0~1/type"},
     {"{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"items\":[true],"
      "\"additionalItems\":false}",
      "[1,2]", "additionalItems", "", "/additionalItems"},
@@ -207,8 +208,8 @@ static void test_not_json_fails_with_invalid_json(void **state) {
 static void test_text_cut_short_fails_as_truncated(void **state) {
     (void)state;
     rr_schema *s = compile("true");
-    const char *cuts[] = {"{\"a\":[1,2", "{\"a\":\"hel", "[tru", "{\"a\"", "[1.", "{\"a\":-",
-                          "[\"\\u00", "{\"t\":\"caf\xc3"};
+    const char *cuts[] = {"{\"a\":[1,2", "{\"a\":\"hel", "[tru",     "{\"a\"",
+                          "[1.",         "{\"a\":-",     "[\"\\u00", "{\"t\":\"caf\xc3"};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         rr_verdict *v = run(s, cuts[i]);
         if (strcmp(rr_verdict_failure(v), "truncated") != 0)
@@ -377,12 +378,12 @@ static void test_registry_resolves_remote_refs_and_nothing_else(void **state) {
     assert_int_equal(rr_schema_registry_new(&reg, NULL), RR_OK);
     const char *ticket = "{\"$defs\":{\"id\":{\"type\":\"string\",\"pattern\":\"^T-\"}}}";
     rr_error err = RR_ERROR_INIT;
-    assert_int_equal(rr_schema_registry_add(reg, "https://x.test/ticket.json#", ticket,
-                                            strlen(ticket), &err),
-                     RR_OK);
-    assert_int_equal(rr_schema_registry_add(reg, "https://x.test/ticket.json", ticket,
-                                            strlen(ticket), &err),
-                     RR_EINVAL);
+    assert_int_equal(
+        rr_schema_registry_add(reg, "https://x.test/ticket.json#", ticket, strlen(ticket), &err),
+        RR_OK);
+    assert_int_equal(
+        rr_schema_registry_add(reg, "https://x.test/ticket.json", ticket, strlen(ticket), &err),
+        RR_EINVAL);
     assert_int_equal(rr_schema_registry_add(reg, "relative.json", "{}", 2, &err), RR_EINVAL);
     assert_int_equal(rr_schema_registry_add(reg, "https://x.test/bad.json", "{", 1, &err),
                      RR_EJSON);
@@ -508,7 +509,8 @@ static const char ticket_schema[] =
     "\"dates\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"format\":\"date-time\"}},"
     "\"entities\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"type\","
     "\"value\"],\"additionalProperties\":false,\"properties\":{\"type\":{\"enum\":[\"person\","
-    "\"org\",\"product\"]},\"value\":{\"type\":\"string\",\"minLength\":1,\"pattern\":\"\\\\S\"}}}}}}";
+    "\"org\",\"product\"]},\"value\":{\"type\":\"string\",\"minLength\":1,\"pattern\":\"\\\\S\"}}}}"
+    "}}";
 
 static void test_revalidation_allocates_nothing_after_warm_up(void **state) {
     (void)state;
@@ -524,8 +526,8 @@ static void test_revalidation_allocates_nothing_after_warm_up(void **state) {
                               "[\"2024-05-01T10:00:00Z\"],\"entities\":[{\"type\":\"org\","
                               "\"value\":\"ACME\"}]}",
                               0, NULL);
-    json_t *bad = json_loads("{\"category\":\"x\",\"dates\":[\"soon\"],\"entities\":[{}]}", 0,
-                             NULL);
+    json_t *bad =
+        json_loads("{\"category\":\"x\",\"dates\":[\"soon\"],\"entities\":[{}]}", 0, NULL);
     for (int round = 0; round < 3; round++) {
         if (round == 2)
             c.allocs = 0;

@@ -1,10 +1,11 @@
+#include <jansson.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
-#include <jansson.h>
-#include <math.h>
 #include <string.h>
 
 #include "verdict.h"
