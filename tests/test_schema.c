@@ -458,6 +458,26 @@ static void test_draft7_ref_overrides_siblings_and_items_array_is_a_tuple(void *
     rr_schema_free(s);
 }
 
+static void test_draft2019_recursive_ref_extends_to_the_outermost_anchor(void **state) {
+    (void)state;
+    rr_schema *s =
+        compile("{\"$schema\":\"https://json-schema.org/draft/2019-09/schema\","
+                "\"$id\":\"http://localhost:4242/\",\"$recursiveAnchor\":true,"
+                "\"$defs\":{\"obj\":{\"$id\":\"obj.json\",\"$recursiveAnchor\":true,"
+                "\"anyOf\":[{\"type\":\"string\"},{\"type\":\"object\",\"additionalProperties\":"
+                "{\"$recursiveRef\":\"#\"}}]}},"
+                "\"anyOf\":[{\"type\":\"integer\"},{\"$ref\":\"#/$defs/obj\"}],"
+                "\"items\":[{\"type\":\"string\"}],\"additionalItems\":false}");
+    assert_string_equal(rr_schema_dialect(s), "2019-09");
+    rr_verdict *v = run(s, "{\"foo\":1}"); /* integer allowed through the outer anchor */
+    assert_int_equal(rr_verdict_passed(v), 1);
+    rr_verdict_free(v);
+    v = run(s, "{\"foo\":true}");
+    assert_int_equal(rr_verdict_passed(v), 0);
+    rr_verdict_free(v);
+    rr_schema_free(s);
+}
+
 static void test_unevaluated_properties_see_through_applicators(void **state) {
     (void)state;
     rr_schema *s = compile("{\"properties\":{\"kind\":{\"type\":\"string\"}},"
@@ -654,6 +674,7 @@ int main(void) {
         cmocka_unit_test(test_registry_resolves_remote_refs_and_nothing_else),
         cmocka_unit_test(test_meta_schema_is_built_in),
         cmocka_unit_test(test_draft7_ref_overrides_siblings_and_items_array_is_a_tuple),
+        cmocka_unit_test(test_draft2019_recursive_ref_extends_to_the_outermost_anchor),
         cmocka_unit_test(test_unevaluated_properties_see_through_applicators),
         cmocka_unit_test(test_revalidation_allocates_nothing_after_warm_up),
         cmocka_unit_test(test_failing_allocator_never_crashes_or_leaks),
