@@ -272,6 +272,20 @@ static void test_recursive_ref_without_progress_is_an_error_not_a_crash(void **s
     rr_schema_free(s);
 }
 
+static void test_catastrophic_pattern_hits_the_match_limit(void **state) {
+    (void)state;
+    rr_schema *s = compile("{\"pattern\":\"^(a|aa)+$\"}");
+    char inst[80] = "\"";
+    memset(inst + 1, 'a', 60);
+    memcpy(inst + 61, "!\"", 3);
+    rr_verdict *v = verdict();
+    rr_error err = RR_ERROR_INIT;
+    assert_int_equal(rr_schema_validate(s, inst, strlen(inst), v, &err), RR_ELIMIT);
+    assert_non_null(strstr(err.message, "limit"));
+    rr_verdict_free(v);
+    rr_schema_free(s);
+}
+
 static void test_oversized_instance_is_refused(void **state) {
     (void)state;
     rr_schema_options o = RR_SCHEMA_OPTIONS_INIT;
@@ -665,6 +679,7 @@ int main(void) {
         cmocka_unit_test(test_deep_nesting_is_refused_without_recursion),
         cmocka_unit_test(test_depth_limit_ignores_brackets_inside_strings),
         cmocka_unit_test(test_recursive_ref_without_progress_is_an_error_not_a_crash),
+        cmocka_unit_test(test_catastrophic_pattern_hits_the_match_limit),
         cmocka_unit_test(test_oversized_instance_is_refused),
         cmocka_unit_test(test_huge_output_keeps_findings_bounded),
         cmocka_unit_test(test_invalid_utf8_is_refused_with_its_offset),
