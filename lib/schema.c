@@ -3059,9 +3059,11 @@ static int v_node(vctx *c, const sch_node *n, const json_t *j, const path *ip, c
         sc.res = n->res;
         c->sc = &sc;
     }
-    size_t top = c->v->words_top, own = ev, nb = 0;
-    if (n->uneval && (t & (T_OBJ | T_ARR))) {
+    size_t top = 0, own = ev, nb = 0;
+    bool pushed = n->uneval && (t & (T_OBJ | T_ARR));
+    if (pushed) {
         /* unevaluated* see only annotations from this schema object and below */
+        top = c->v->words_top;
         nb = inst_size(j);
         if ((own = bits_push(c, nb)) == NOEV) {
             c->sc = saved;
@@ -3085,9 +3087,11 @@ static int v_node(vctx *c, const sch_node *n, const json_t *j, const path *ip, c
         }
     }
     c->depth--;
-    if (ok > 0 && own != ev && ev != NOEV)
-        bits_or(c, ev, own, nb);
-    c->v->words_top = top;
+    if (pushed) {
+        if (ok > 0 && ev != NOEV)
+            bits_or(c, ev, own, nb);
+        c->v->words_top = top;
+    }
     c->sc = saved;
     return ok;
 }
