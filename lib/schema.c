@@ -1004,8 +1004,10 @@ typedef struct cc {
     rr_error *err;
     rr_buf buf;
     int default_dialect;
-    int depth;
+    int depth;  /* compile recursion */
+    int wdepth; /* index walk recursion */
     bool failed;
+    int code; /* the first failure's code */
 } cc;
 
 static int cc_fail(cc *c, int code, const char *ptr, const char *fmt, ...)
@@ -1015,6 +1017,7 @@ static int cc_fail(cc *c, int code, const char *ptr, const char *fmt, ...) {
     if (c->failed)
         return code;
     c->failed = true;
+    c->code = code;
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
@@ -1364,7 +1367,7 @@ static int walk(cc *c, json_t *s, sch_res *res, const char *ptr, const char *bas
     info->res = res;
     if (!json_is_object(s))
         return RR_OK;
-    if (++c->depth > 2048)
+    if (++c->wdepth > 256)
         return cc_fail(c, RR_EDEPTH, ptr, "schema nested too deeply");
     sch_res *r = walk_ids(c, s, res, ptr, base);
     int rc = r ? walk_anchors(c, s, r) : RR_ESCHEMA;
@@ -1372,8 +1375,8 @@ static int walk(cc *c, json_t *s, sch_res *res, const char *ptr, const char *bas
         info->res = r;
         rc = walk_children(c, s, r, ptr);
     }
-    c->depth--;
-    return c->failed ? (c->err ? c->err->code : RR_ESCHEMA) : rc;
+    c->wdepth--;
+    return c->failed ? c->code : rc;
 }
 
 /* The document registered (or built in) under `key`; *owned when the caller must
@@ -2124,7 +2127,7 @@ static sch_node *compile(cc *c, json_t *j) {
     e->node = n;
     n->res = info->res;
     n->ptr = info->ptr;
-    if (++c->depth > 4096) {
+    if (++c->depth > 1024) {
         cc_fail(c, RR_EDEPTH, info->ptr, "schema nested too deeply");
         return NULL;
     }
@@ -3180,7 +3183,7 @@ static int compile_root(rr_schema *s, json_t *doc, const rr_schema_options *o, r
         rc = rr_err(err, RR_EINVAL, "unknown default_draft %u", o->default_draft);
     else if (walk(&c, doc, NULL, "", ROOT_BASE) != RR_OK || !(s->root = compile(&c, doc)) ||
              compile_dynamic(&c) != RR_OK || c.buf.oom)
-        rc = c.failed && err ? err->code : (c.failed ? RR_ESCHEMA : cc_oom(&c));
+        rc = c.failed ? c.code : cc_oom(&c);
     if (rc == RR_OK) {
         pmap_ent *e = pmap_find(&c.map, doc);
         sch_info *info = e ? e->info : NULL;

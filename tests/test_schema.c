@@ -376,6 +376,24 @@ static void test_invalid_schema_names_the_pointer(void **state) {
     }
 }
 
+static void test_absurdly_nested_schema_is_refused(void **state) {
+    (void)state;
+    size_t n = 2000;
+    char *deep = malloc(n * 8 + 8);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)sprintf(deep + o, "{\"not\":");
+    o += (size_t)sprintf(deep + o, "true");
+    for (size_t i = 0; i < n; i++)
+        deep[o++] = '}';
+    rr_schema *s = NULL;
+    rr_error err = RR_ERROR_INIT;
+    int rc = rr_schema_new(&s, deep, o, NULL, &err);
+    assert_true(rc == RR_EDEPTH || rc == RR_EJSON);
+    assert_null(s);
+    free(deep);
+}
+
 static void test_malformed_schema_json_reports_line_and_column(void **state) {
     (void)state;
     rr_schema *s = NULL;
@@ -589,7 +607,7 @@ static void test_failing_allocator_never_crashes_or_leaks(void **state) {
         o.allocator = &al;
         rr_schema *s = NULL;
         rr_error err = RR_ERROR_INIT;
-        int rc = rr_schema_new(&s, ticket_schema, strlen(ticket_schema), &o, &err);
+        int rc = rr_schema_new(&s, ticket_schema, strlen(ticket_schema), &o, k % 2 ? &err : NULL);
         if (rc != RR_OK) {
             assert_int_equal(rc, RR_ENOMEM);
             assert_null(s);
@@ -685,6 +703,7 @@ int main(void) {
         cmocka_unit_test(test_invalid_utf8_is_refused_with_its_offset),
         cmocka_unit_test(test_nul_bytes_escaped_are_data_raw_are_not_json),
         cmocka_unit_test(test_invalid_schema_names_the_pointer),
+        cmocka_unit_test(test_absurdly_nested_schema_is_refused),
         cmocka_unit_test(test_malformed_schema_json_reports_line_and_column),
         cmocka_unit_test(test_registry_resolves_remote_refs_and_nothing_else),
         cmocka_unit_test(test_meta_schema_is_built_in),
