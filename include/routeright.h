@@ -450,7 +450,9 @@ typedef struct rr_schema_registry rr_schema_registry;
  *  - allocator: used for the compiled schema and its regexes; NULL = malloc.
  *  - flags: RR_SCHEMA_FORMAT_ASSERT.
  *  - default_draft: dialect when the schema has no "$schema" (RR_SCHEMA_DRAFT_2020_12).
- *  - max_depth: instances nested deeper fail with RR_EDEPTH (default 512).
+ *  - max_depth: instances nested deeper fail with RR_EDEPTH (default 512). Evaluation
+ *    recurses at most max(1024, 4 * max_depth) schema levels, about 500 bytes of stack
+ *    each, then fails with RR_EDEPTH: size thread stacks accordingly.
  *  - max_instance_bytes: longer instance texts fail with RR_ETOOBIG (default 16 MiB).
  *  - registry: documents that remote "$ref"s may name; only read while compiling.
  */
