@@ -65,6 +65,9 @@ type Request struct {
 	Attrs          map[string]any `json:"attrs,omitempty"`
 	Evidence       []Evidence     `json:"evidence,omitempty"`
 	ConversationID string         `json:"conversation_id,omitempty"`
+	// LastTier is the model tier the conversation last used (Decision.Tier of its previous
+	// request; 0 = unknown), for policies with "sticky_tier".
+	LastTier int `json:"-"`
 }
 
 // Decision is one routing decision, copied out of C: it stays valid after the router is
@@ -85,6 +88,7 @@ type Decision struct {
 	Message       string            `json:"message"`
 	Reason        string            `json:"reason"`
 	RouteNS       uint64            `json:"route_ns"`
+	Tier          int               `json:"tier"` // the model's tier, 0 for terminal routes
 	Record        json.RawMessage   `json:"record"`
 }
 
@@ -106,6 +110,7 @@ type Router struct {
 	mu       sync.RWMutex // read-held by every call, write-held by Close
 	ptr      *C.rr_router
 	noRecord bool
+	pins     int // open Evaluations borrowing ptr (guarded by mu)
 	poolMu   sync.Mutex
 	free     []*scratch
 }
@@ -184,12 +189,16 @@ func build(fn buildFn, opts []Options) (*Router, error) {
 }
 
 // Close frees the router and every C request and decision it keeps. It waits for calls
-// in flight. Safe to call more than once.
+// in flight, and fails with ESTATE while an Evaluation of the router is open. Safe to
+// call more than once.
 func (r *Router) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ptr == nil {
 		return nil
+	}
+	if r.pins > 0 {
+		return errorf(ESTATE, "router has %d open evaluations: close them first", r.pins)
 	}
 	r.poolMu.Lock()
 	for _, s := range r.free {
@@ -285,6 +294,29 @@ func (r *Router) Route(req Request) (Decision, error) {
 	return s.decision(!r.noRecord), nil
 }
 
+// RouteTo routes req as usual, then takes routeID instead of the chosen route (to validate
+// or replay a recorded output of a known route); the reason line records what the policy
+// would have chosen. An unknown route is an ENOTFOUND error.
+func (r *Router) RouteTo(req Request, routeID string) (Decision, error) {
+	if err := noNUL("route id", routeID); err != nil {
+		return Decision{}, err
+	}
+	s, err := r.acquire()
+	if err != nil {
+		return Decision{}, err
+	}
+	defer r.release(s)
+	if err := s.fill(&req); err != nil {
+		return Decision{}, err
+	}
+	id := C.CString(routeID)
+	defer C.free(unsafe.Pointer(id))
+	if rc := C.rr_route_to(r.ptr, s.c.req, id, &s.c.dec, &s.c.err); rc != 0 {
+		return Decision{}, newError(rc, &s.c.err)
+	}
+	return s.decision(!r.noRecord), nil
+}
+
 // RouteJSON routes a request given as the JSON object rr_request_from_json reads
 // ({"text", "attrs", "evidence", "conversation_id"}), parsed by the C library.
 func (r *Router) RouteJSON(request []byte) (Decision, error) {
@@ -372,6 +404,11 @@ func (s *scratch) fill(req *Request) error {
 		tp, tl := strPtr(ev.Text)
 		if rc := C.rrgo_add_evidence(c, ip, il, tp, tl, C.double(ev.Score)); rc != 0 {
 			return errorf(Code(rc), "evidence[%d] (%q): %s", i, ev.ID, Code(rc).String())
+		}
+	}
+	if req.LastTier != 0 {
+		if rc := C.rr_request_set_last_tier(c.req, C.int(req.LastTier)); rc != 0 {
+			return errorf(Code(rc), "last tier %d: %s", req.LastTier, Code(rc).String())
 		}
 	}
 	if req.ConversationID != "" {
@@ -486,6 +523,7 @@ func (s *scratch) decision(record bool) Decision {
 		Message:       C.GoString(v.message),
 		Reason:        C.GoString(v.reason),
 		RouteNS:       uint64(v.route_ns),
+		Tier:          int(v.tier),
 	}
 	if v.json != nil {
 		out.Record = C.GoBytes(unsafe.Pointer(v.json), C.int(v.json_len))

@@ -1,7 +1,9 @@
 /* C helpers of the Go binding; see rrgo.h. */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
 #include "rrgo.h"
 #include "_cgo_export.h"
 
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +80,7 @@ void rrgo_view_fill(const rr_decision *d, rrgo_view *v, int record) {
 	v->route = rr_decision_route(d);
 	v->route_version = rr_decision_route_version(d);
 	v->kind = (int)rr_decision_kind(d);
+	v->tier = rr_decision_tier(d);
 	v->model = rr_decision_model(d);
 	v->prompt = rr_decision_prompt(d);
 	v->output_mode = rr_decision_output_mode(d);
@@ -164,4 +167,73 @@ char *rrgo_buf_reserve(char **buf, size_t *cap, size_t need) {
 		*cap = n;
 	}
 	return *buf;
+}
+
+// ---- offline evaluation through dlsym ----
+
+#define RRGO_SYM(var, name) __typeof__(&name) var = (__typeof__(&name))dlsym(RTLD_DEFAULT, #name)
+
+int rrgo_eval_options_init(rr_eval_options *o) {
+	RRGO_SYM(f, rr_eval_options_init);
+	return f ? f(o, RR_EVAL_OPTIONS_VERSION) : RRGO_ENOSYM;
+}
+
+int rrgo_eval_new(rrgo_eval *e, const rr_router *r, const rr_eval_options *o) {
+	RRGO_SYM(f, rr_eval_new);
+	rr_error_init(&e->err, RR_ERROR_VERSION);
+	return f ? f(&e->ev, r, o, &e->err) : RRGO_ENOSYM;
+}
+
+void rrgo_eval_free(rrgo_eval *e) {
+	RRGO_SYM(f, rr_eval_free);
+	if (f && e->ev)
+		f(e->ev);
+	e->ev = NULL;
+}
+
+int rrgo_eval_add_line(rrgo_eval *e, const char *line, size_t len) {
+	RRGO_SYM(f, rr_eval_add_line);
+	return f ? f(e->ev, line, len, &e->err) : RRGO_ENOSYM;
+}
+
+int rrgo_eval_add_file(rrgo_eval *e, const char *path) {
+	RRGO_SYM(f, rr_eval_add_file);
+	return f ? f(e->ev, path, &e->err) : RRGO_ENOSYM;
+}
+
+int rrgo_eval_counts(rrgo_eval *e, uint64_t *records, uint64_t *malformed, uint64_t *missing) {
+	RRGO_SYM(r, rr_eval_record_count);
+	RRGO_SYM(m, rr_eval_malformed_count);
+	RRGO_SYM(x, rr_eval_missing_count);
+	if (!r || !m || !x)
+		return RRGO_ENOSYM;
+	*records = r(e->ev);
+	*malformed = m(e->ev);
+	*missing = x(e->ev);
+	return RR_OK;
+}
+
+int rrgo_eval_has(int which) {
+	static const char *const names[] = {"rr_eval_result_json", "rr_eval_partial_json",
+	                                    "rr_eval_report", "rr_eval_report"};
+	return which >= 0 && which < 4 && dlsym(RTLD_DEFAULT, names[which]) != NULL;
+}
+
+const char *rrgo_eval_text(rrgo_eval *e, int which) {
+	e->len = 0;
+	if (which == 0) {
+		RRGO_SYM(f, rr_eval_result_json);
+		return f ? f(e->ev, &e->len) : NULL;
+	}
+	if (which == 1) {
+		RRGO_SYM(f, rr_eval_partial_json);
+		return f ? f(e->ev, &e->len) : NULL;
+	}
+	RRGO_SYM(f, rr_eval_report);
+	return f ? f(e->ev, which == 3 ? RR_EVAL_REPORT_SVG : 0, &e->len) : NULL;
+}
+
+int rrgo_eval_merge(rrgo_eval *e, const char *partial, size_t len) {
+	RRGO_SYM(f, rr_eval_merge_json);
+	return f ? f(e->ev, partial, len, &e->err) : RRGO_ENOSYM;
 }

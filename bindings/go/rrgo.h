@@ -13,7 +13,7 @@ typedef struct rrgo_view {
 	const char *route, *route_version, *model, *prompt, *output_mode, *task, *rule;
 	const char *message, *reason, *json;
 	size_t json_len, ntools, nvalidators, nesc;
-	int kind;
+	int kind, tier;
 	int64_t context_tokens;
 	uint64_t route_ns;
 } rrgo_view;
@@ -56,5 +56,25 @@ rr_callbacks *rrgo_callbacks(rrgo_scratch *s, uintptr_t handle, int tool, int ev
 rr_verdict *rrgo_verdict(rrgo_scratch *s);
 // Output buffers the Go callbacks copy into: C may read them after the callback returns.
 char *rrgo_buf_reserve(char **buf, size_t *cap, size_t need);
+
+// Offline evaluation, resolved at run time (dlsym) so the package still links against a
+// library without it: each returns RRGO_ENOSYM when the symbol is missing.
+#define RRGO_ENOSYM (-1000)
+typedef struct rrgo_eval {
+	rr_eval *ev;
+	rr_error err;
+	size_t len;
+} rrgo_eval;
+int rrgo_eval_options_init(rr_eval_options *o);
+int rrgo_eval_new(rrgo_eval *e, const rr_router *r, const rr_eval_options *o);
+void rrgo_eval_free(rrgo_eval *e);
+int rrgo_eval_add_line(rrgo_eval *e, const char *line, size_t len);
+int rrgo_eval_add_file(rrgo_eval *e, const char *path);
+int rrgo_eval_counts(rrgo_eval *e, uint64_t *records, uint64_t *malformed, uint64_t *missing);
+// which: 0 result, 1 partial, 2 HTML report, 3 SVG report. NULL with e->len = 0 when
+// missing (check rrgo_eval_has), else NULL on ENOMEM / no record.
+const char *rrgo_eval_text(rrgo_eval *e, int which);
+int rrgo_eval_has(int which);
+int rrgo_eval_merge(rrgo_eval *e, const char *partial, size_t len);
 
 #endif

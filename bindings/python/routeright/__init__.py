@@ -15,6 +15,7 @@ from .router import KINDS, Decision, Router
 from .run import (Abort, Attempt, CallbackFailure, Finding, ModelCall, ModelResult, Outcome,
                   Retriable, ToolCall, ToolResult, Verdict)
 from .schema import DRAFT_07, DRAFT_2019_09, DRAFT_2020_12, Schema
+from .evaluation import Evaluation
 
 __version__ = "1.0.0"
 
@@ -22,7 +23,7 @@ __all__ = [
     "Router", "Decision", "KINDS", "has", "library_path", "library_version",
     "ModelCall", "ModelResult", "ToolCall", "ToolResult", "Retriable", "Abort", "Attempt",
     "Outcome", "CallbackFailure", "Finding", "Verdict", "Schema", "DRAFT_2020_12",
-    "DRAFT_2019_09", "DRAFT_07",
+    "DRAFT_2019_09", "DRAFT_07", "Evaluation",
     "RouteRightError", "InvalidArgumentError", "OutOfMemoryError", "RouteRightIOError",
     "PolicyError", "RequestError", "LimitError", "SchemaError", "NotFoundError", "RangeError",
     "VersionError", "CallbackError", "ModelError", "DataError", "StateError",

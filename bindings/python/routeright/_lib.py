@@ -35,6 +35,7 @@ RR_ERROR_VERSION = 1
 RR_ROUTER_OPTIONS_VERSION = 1
 RR_SCHEMA_OPTIONS_VERSION = 1
 RR_CALLBACKS_VERSION = 1
+RR_EVAL_OPTIONS_VERSION = 1
 RR_MODEL_RESULT_VERSION = 1
 
 
@@ -80,6 +81,23 @@ class SchemaOptions(Structure):
         ("max_depth", c_uint32),
         ("max_instance_bytes", c_uint64),
         ("registry", c_void_p),
+    ]
+
+
+class EvalOptions(Structure):
+    """Mirror of `rr_eval_options`."""
+
+    _fields_ = [
+        ("version", c_uint32),
+        ("flags", c_uint32),
+        ("allocator", c_void_p),
+        ("acceptable_quality", c_double),
+        ("human_quality", c_double),
+        ("human_cost_usd", c_double),
+        ("human_latency_ms", c_double),
+        ("bootstrap", c_uint32),
+        ("reserved_", c_uint32),
+        ("seed", c_uint64),
     ]
 
 
@@ -279,6 +297,21 @@ _OPTIONAL = {
     "rr_outcome_output_tokens": (c_int64, [P]),
     "rr_outcome_valid": (c_int, [P]),
     "rr_outcome_json": (P, [P, SZP]),
+    "rr_route_to": (c_int, [P, P, c_char_p, PP, ERR]),
+    "rr_decision_tier": (c_int, [P]),
+    "rr_request_set_last_tier": (c_int, [P, c_int]),
+    "rr_eval_options_init": (c_int, [POINTER(EvalOptions), c_uint]),
+    "rr_eval_new": (c_int, [PP, P, POINTER(EvalOptions), ERR]),
+    "rr_eval_free": (None, [P]),
+    "rr_eval_add_line": (c_int, [P, c_char_p, c_size_t, ERR]),
+    "rr_eval_add_file": (c_int, [P, c_char_p, ERR]),
+    "rr_eval_record_count": (c_uint64, [P]),
+    "rr_eval_malformed_count": (c_uint64, [P]),
+    "rr_eval_missing_count": (c_uint64, [P]),
+    "rr_eval_result_json": (P, [P, SZP]),
+    "rr_eval_partial_json": (P, [P, SZP]),
+    "rr_eval_merge_json": (c_int, [P, c_char_p, c_size_t, ERR]),
+    "rr_eval_report": (P, [P, c_uint32, SZP]),
 }
 
 _SONAMES = ["librouteright.so.1", "librouteright.so", "librouteright.dylib"]

@@ -118,6 +118,7 @@ _BY_CONTEXT: Dict[str, Dict[int, Type[RouteRightError]]] = {
     "policy": {RR_EJSON: PolicyError},
     "request": {RR_EINVAL: RequestError},
     "schema": {RR_EJSON: SchemaError},
+    "eval": {RR_EJSON: DataError},
 }
 
 

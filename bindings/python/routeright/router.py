@@ -57,7 +57,8 @@ def _s(b: Optional[bytes]) -> str:
 
 _FIELDS = ("route", "route_version", "kind", "model", "prompt", "output_mode", "tools",
            "context_tokens", "validators", "escalation", "task", "rule", "message", "reason",
-           "route_ns")
+           "route_ns", "tier")
+_HAS_TIER = _lib.has("rr_decision_tier")
 
 
 def _read_fields(d: int, s: "_Cells") -> Dict[str, Any]:
@@ -79,6 +80,7 @@ def _read_fields(d: int, s: "_Cells") -> Dict[str, Any]:
         "message": _s(L.rr_decision_message(d)),
         "reason": _s(L.rr_decision_reason(d)),
         "route_ns": L.rr_decision_route_ns(d),
+        "tier": L.rr_decision_tier(d) if _HAS_TIER else 0,
     }
     esc: Dict[str, str] = {}
     for i in range(L.rr_decision_escalation_count(d)):
@@ -140,6 +142,9 @@ class Decision:
     message = property(lambda self: self._fields()["message"])
     reason = property(lambda self: self._fields()["reason"])
     route_ns = property(lambda self: self._fields()["route_ns"])
+    tier = property(lambda self: self._fields()["tier"],
+                    doc="Tier of the route's model (0 for terminal routes); pass it back as "
+                        "last_tier on the conversation's next request.")
 
     @property
     def record_json(self) -> str:
@@ -399,6 +404,17 @@ class Router:
         if last:
             self._destroy()
 
+    def _pin(self) -> int:
+        """Keep the C router alive for a borrower (an Evaluation) until _unpin()."""
+        with self._lock:
+            if self._closing:
+                raise StateError(-20, "router is closed")
+            self._active += 1
+            return self._ptr  # type: ignore[return-value]
+
+    def _unpin(self) -> None:
+        self._leave()
+
     def _decision_read(self, dec: Decision, fn: Any, live: bool = False) -> Any:
         """Run fn(c_decision, scratch) while the C decision is certain to exist; a decision
         already copied out by close() is read from its copy (or, when `live` is set
@@ -464,7 +480,8 @@ class Router:
     # -- routing ------------------------------------------------------------------------
 
     def _fill(self, s: _Scratch, text: Union[str, bytes], attrs: Optional[Mapping[str, AttrValue]],
-              evidence: Optional[Iterable[Evidence]], conversation_id: Optional[str]) -> None:
+              evidence: Optional[Iterable[Evidence]], conversation_id: Optional[str],
+              last_tier: int = 0) -> None:
         L, q = _L, s.req
         L.rr_request_reset(q)
         b = _utf8(text, "text")
@@ -501,26 +518,50 @@ class Router:
             rc = L.rr_request_set_conversation(q, _cstr(conversation_id, "conversation_id"))
             if rc:
                 raise error_from(rc, None, "request")
+        if last_tier:
+            _lib.require("rr_request_set_last_tier")
+            rc = L.rr_request_set_last_tier(q, int(last_tier))
+            if rc:
+                raise RequestError(rc, f"last_tier {last_tier}: " + L.rr_strerror(rc).decode())
 
     def route(self, text: Union[str, bytes], attrs: Optional[Mapping[str, AttrValue]] = None,
               evidence: Optional[Iterable[Evidence]] = None,
-              conversation_id: Optional[str] = None) -> Decision:
+              conversation_id: Optional[str] = None, last_tier: int = 0) -> Decision:
         """Route one request. `attrs` maps attribute names to str / bool / number;
-        `evidence` is a sequence of (id, text, score) tuples or {"id","text","score"} dicts.
-        Raises RequestError, LimitError, ... (subclasses of RouteRightError)."""
+        `evidence` is a sequence of (id, text, score) tuples or {"id","text","score"} dicts;
+        `last_tier` is the tier the conversation last used (Decision.tier), for policies
+        with "sticky_tier". Raises RequestError, LimitError, ... (RouteRightError)."""
         ptr, s = self._enter()
         try:
-            self._fill(s, text, attrs, evidence, conversation_id)
+            self._fill(s, text, attrs, evidence, conversation_id, last_tier)
             return self._route(ptr, s)
         finally:
             self._leave()
 
-    def _route(self, ptr: int, s: _Scratch) -> Decision:
+    def route_to(self, route_id: str, text: Union[str, bytes],
+                 attrs: Optional[Mapping[str, AttrValue]] = None,
+                 evidence: Optional[Iterable[Evidence]] = None,
+                 conversation_id: Optional[str] = None) -> Decision:
+        """Route as usual, then take `route_id` instead of the chosen route (to validate or
+        replay a recorded output of a known route). NotFoundError for an unknown route."""
+        _lib.require("rr_route_to")
+        rid = _cstr(route_id, "route_id")
+        ptr, s = self._enter()
+        try:
+            self._fill(s, text, attrs, evidence, conversation_id)
+            return self._route(ptr, s, rid)
+        finally:
+            self._leave()
+
+    def _route(self, ptr: int, s: _Scratch, route_to: Optional[bytes] = None) -> Decision:
         try:
             s.dec.value = self._pool.pop()  # atomic under the GIL
         except IndexError:
             s.dec.value = None  # rr_route allocates one
-        rc = _L.rr_route(ptr, s.req, s.decp, s.errp)
+        if route_to is None:
+            rc = _L.rr_route(ptr, s.req, s.decp, s.errp)
+        else:
+            rc = _L.rr_route_to(ptr, s.req, route_to, s.decp, s.errp)
         d = s.dec.value
         if rc:
             if d:

@@ -3,6 +3,10 @@ import json
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Subprocesses of the tests run elsewhere: a relative library path must not break them.
+if os.environ.get("ROUTERIGHT_LIBRARY"):
+    os.environ["ROUTERIGHT_LIBRARY"] = os.path.abspath(os.environ["ROUTERIGHT_LIBRARY"])
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 SUPPORT_POLICY = os.path.join(ROOT, "examples", "policies", "support.json")
 

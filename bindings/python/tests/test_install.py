@@ -5,6 +5,8 @@ import sys
 import tempfile
 import unittest
 
+import support  # noqa: F401  (absolute ROUTERIGHT_LIBRARY)
+
 PKG = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 

@@ -4,6 +4,8 @@ import subprocess
 import sys
 import unittest
 
+import support  # noqa: F401  (absolute ROUTERIGHT_LIBRARY)
+
 PKG = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 
