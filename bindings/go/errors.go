@@ -62,8 +62,11 @@ type Error struct {
 func (e *Error) Unwrap() error { return e.cause }
 
 func (e *Error) Error() string {
-	if e.Line > 0 {
+	if e.Line > 0 && e.Column > 0 {
 		return fmt.Sprintf("routeright: %s: %s (line %d, column %d)", e.Name, e.Message, e.Line, e.Column)
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("routeright: %s: %s (line %d)", e.Name, e.Message, e.Line)
 	}
 	return fmt.Sprintf("routeright: %s: %s", e.Name, e.Message)
 }

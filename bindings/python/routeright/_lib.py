@@ -317,24 +317,32 @@ _OPTIONAL = {
 _SONAMES = ["librouteright.so.1", "librouteright.so", "librouteright.dylib"]
 
 
-def _pkg_config_libdir(tried: List[str]) -> Optional[str]:
+def _pkg_config_dirs(tried: List[str]) -> List[str]:
+    """Where pkg-config says librouteright is: its -L directories (what a linker would
+    use; an uninstalled .pc points there), then its libdir."""
     exe = shutil.which("pkg-config")
     if exe is None:
         tried.append("pkg-config: not installed")
-        return None
-    try:
-        out = subprocess.run(
-            [exe, "--variable=libdir", "routeright"],
-            capture_output=True, text=True, timeout=10, check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as e:
-        tried.append(f"pkg-config: {e}")
-        return None
-    if out.returncode != 0 or not out.stdout.strip():
-        msg = out.stderr.strip().splitlines()[0] if out.stderr.strip() else "no libdir"
-        tried.append(f"pkg-config --variable=libdir routeright: {msg}")
-        return None
-    return out.stdout.strip()
+        return []
+    dirs: List[str] = []
+    for args in (["--libs-only-L"], ["--variable=libdir"]):
+        try:
+            out = subprocess.run([exe, *args, "routeright"], capture_output=True, text=True,
+                                 timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError) as e:
+            tried.append(f"pkg-config: {e}")
+            return dirs
+        if out.returncode != 0:
+            msg = out.stderr.strip().splitlines()[0] if out.stderr.strip() else "failed"
+            tried.append(f"pkg-config {args[0]} routeright: {msg}")
+            return dirs
+        for word in out.stdout.split():
+            d = word[2:] if word.startswith("-L") else word
+            if d and d not in dirs:
+                dirs.append(d)
+    if not dirs:
+        tried.append("pkg-config: routeright.pc names no library directory")
+    return dirs
 
 
 def _try(path: str, tried: List[str], what: str) -> Optional[ctypes.CDLL]:
@@ -356,16 +364,15 @@ def load_library() -> ctypes.CDLL:
         # An explicit setting that does not load is an error, not a hint to look elsewhere.
         raise OSError("routeright: cannot load the library named by ROUTERIGHT_LIBRARY: " + tried[0])
     tried.append("ROUTERIGHT_LIBRARY: not set")
-    libdir = _pkg_config_libdir(tried)
-    if libdir:
-        for name in _SONAMES:
-            p = os.path.join(libdir, name)
-            if os.path.exists(p):
-                found = _try(p, tried, "pkg-config libdir")
-                if found is not None:
-                    return found
-        else:
-            tried.append(f"pkg-config libdir {libdir!r}: no librouteright.so* there")
+    for libdir in _pkg_config_dirs(tried):
+        present = [os.path.join(libdir, n) for n in _SONAMES
+                   if os.path.exists(os.path.join(libdir, n))]
+        for p in present:
+            found = _try(p, tried, "pkg-config")
+            if found is not None:
+                return found
+        if not present:
+            tried.append(f"pkg-config directory {libdir!r}: no librouteright.so* there")
     name = ctypes.util.find_library("routeright")
     if name:
         found = _try(name, tried, "ctypes.util.find_library")

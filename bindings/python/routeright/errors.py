@@ -38,7 +38,10 @@ class RouteRightError(Exception):
         self.expr_column = expr_column
 
     def __str__(self) -> str:
-        where = f" (line {self.line}, column {self.column})" if self.line else ""
+        where = ""
+        if self.line:
+            where = f" (line {self.line}, column {self.column})" if self.column else \
+                f" (line {self.line})"
         return f"{self.name}: {self.message}{where}"
 
 
