@@ -58,36 +58,48 @@ def _s(b: Optional[bytes]) -> str:
 _FIELDS = ("route", "route_version", "kind", "model", "prompt", "output_mode", "tools",
            "context_tokens", "validators", "escalation", "task", "rule", "message", "reason",
            "route_ns", "tier")
-_HAS_TIER = _lib.has("rr_decision_tier")
 
 
-def _read_fields(d: int, s: "_Cells") -> Dict[str, Any]:
-    L = _L
-    k = L.rr_decision_kind(d)
-    f: Dict[str, Any] = {
-        "route": _s(L.rr_decision_route(d)),
-        "route_version": _s(L.rr_decision_route_version(d)),
-        "kind": KINDS[k] if 0 <= k < len(KINDS) else str(k),
-        "model": _s(L.rr_decision_model(d)),
-        "prompt": _s(L.rr_decision_prompt(d)),
-        "output_mode": _s(L.rr_decision_output_mode(d)),
-        "tools": [_s(L.rr_decision_tool(d, i)) for i in range(L.rr_decision_tool_count(d))],
-        "context_tokens": L.rr_decision_context_tokens(d),
-        "validators": [_s(L.rr_decision_validator(d, i))
-                       for i in range(L.rr_decision_validator_count(d))],
-        "task": _s(L.rr_decision_task(d)),
-        "rule": _s(L.rr_decision_rule(d)),
-        "message": _s(L.rr_decision_message(d)),
-        "reason": _s(L.rr_decision_reason(d)),
-        "route_ns": L.rr_decision_route_ns(d),
-        "tier": L.rr_decision_tier(d) if _HAS_TIER else 0,
-    }
+def _escalation(d: int, s: "_Cells") -> Dict[str, str]:
     esc: Dict[str, str] = {}
-    for i in range(L.rr_decision_escalation_count(d)):
-        if L.rr_decision_escalation(d, i, s.esc_fp, s.esc_tp) == 0:
+    for i in range(_L.rr_decision_escalation_count(d)):
+        if _L.rr_decision_escalation(d, i, s.esc_fp, s.esc_tp) == 0:
             esc[_s(s.esc_f.value)] = _s(s.esc_t.value)
-    f["escalation"] = esc
-    return f
+    return esc
+
+
+def _kind(d: int, s: "_Cells") -> str:
+    k = _L.rr_decision_kind(d)
+    return KINDS[k] if 0 <= k < len(KINDS) else str(k)
+
+
+def _str_getter(fn: Any) -> Any:
+    return lambda d, s: _s(fn(d))
+
+
+# One reader per field: a field is read from C the first time it is used, so code that
+# looks at two fields pays for two calls, not twenty.
+_READERS: Dict[str, Any] = {
+    "route": _str_getter(_L.rr_decision_route),
+    "route_version": _str_getter(_L.rr_decision_route_version),
+    "kind": _kind,
+    "model": _str_getter(_L.rr_decision_model),
+    "prompt": _str_getter(_L.rr_decision_prompt),
+    "output_mode": _str_getter(_L.rr_decision_output_mode),
+    "tools": lambda d, s: [_s(_L.rr_decision_tool(d, i))
+                           for i in range(_L.rr_decision_tool_count(d))],
+    "context_tokens": lambda d, s: _L.rr_decision_context_tokens(d),
+    "validators": lambda d, s: [_s(_L.rr_decision_validator(d, i))
+                                for i in range(_L.rr_decision_validator_count(d))],
+    "escalation": _escalation,
+    "task": _str_getter(_L.rr_decision_task),
+    "rule": _str_getter(_L.rr_decision_rule),
+    "message": _str_getter(_L.rr_decision_message),
+    "reason": _str_getter(_L.rr_decision_reason),
+    "route_ns": lambda d, s: _L.rr_decision_route_ns(d),
+    "tier": (lambda d, s: _L.rr_decision_tier(d)) if _lib.has("rr_decision_tier")
+    else (lambda d, s: 0),
+}
 
 
 def _read_record(d: int, s: "_Cells") -> str:
@@ -108,41 +120,45 @@ class Decision:
 
     _router: "Router"
     _d: Optional[int]
-    _f: Optional[Dict[str, Any]]
+    _f: Dict[str, Any]
     _rec_json: Optional[str]
     _rec: Optional[Dict[str, Any]]
 
     @classmethod
     def _new(cls, router: "Router", d: int) -> "Decision":
         o = cls.__new__(cls)
-        o._router, o._d, o._f, o._rec_json, o._rec = router, d, None, None, None
+        o._router, o._d, o._f, o._rec_json, o._rec = router, d, {}, None, None
         router._live.add(o)
         return o
 
-    def _fields(self) -> Dict[str, Any]:
+    def _get(self, name: str) -> Any:
         f = self._f
-        if f is None:
-            f = self._f = self._router._decision_read(self, _read_fields)
-        return f
+        try:
+            return f[name]
+        except KeyError:
+            pass
+        v = f[name] = self._router._decision_read(self, _READERS[name],
+                                                  fallback=lambda: f[name])
+        return v
 
-    route = property(lambda self: self._fields()["route"], doc="Route id.")
-    route_version = property(lambda self: self._fields()["route_version"])
-    kind = property(lambda self: self._fields()["kind"],
+    route = property(lambda self: self._get("route"), doc="Route id.")
+    route_version = property(lambda self: self._get("route_version"))
+    kind = property(lambda self: self._get("kind"),
                     doc='"model", "human", "clarify", "defer" or "refuse".')
-    model = property(lambda self: self._fields()["model"])
-    prompt = property(lambda self: self._fields()["prompt"])
-    output_mode = property(lambda self: self._fields()["output_mode"])
-    tools = property(lambda self: list(self._fields()["tools"]))
-    context_tokens = property(lambda self: self._fields()["context_tokens"])
-    validators = property(lambda self: list(self._fields()["validators"]))
-    escalation = property(lambda self: dict(self._fields()["escalation"]),
+    model = property(lambda self: self._get("model"))
+    prompt = property(lambda self: self._get("prompt"))
+    output_mode = property(lambda self: self._get("output_mode"))
+    tools = property(lambda self: list(self._get("tools")))
+    context_tokens = property(lambda self: self._get("context_tokens"))
+    validators = property(lambda self: list(self._get("validators")))
+    escalation = property(lambda self: dict(self._get("escalation")),
                           doc="failure type -> target route id")
-    task = property(lambda self: self._fields()["task"])
-    rule = property(lambda self: self._fields()["rule"])
-    message = property(lambda self: self._fields()["message"])
-    reason = property(lambda self: self._fields()["reason"])
-    route_ns = property(lambda self: self._fields()["route_ns"])
-    tier = property(lambda self: self._fields()["tier"],
+    task = property(lambda self: self._get("task"))
+    rule = property(lambda self: self._get("rule"))
+    message = property(lambda self: self._get("message"))
+    reason = property(lambda self: self._get("reason"))
+    route_ns = property(lambda self: self._get("route_ns"))
+    tier = property(lambda self: self._get("tier"),
                     doc="Tier of the route's model (0 for terminal routes); pass it back as "
                         "last_tier on the conversation's next request.")
 
@@ -150,7 +166,8 @@ class Decision:
     def record_json(self) -> str:
         r = self._rec_json
         if r is None:
-            r = self._rec_json = self._router._decision_read(self, _read_record)
+            r = self._rec_json = self._router._decision_read(
+                self, _read_record, fallback=lambda: self._rec_json)
         return r
 
     @property
@@ -199,8 +216,10 @@ class Decision:
         d = self._d
         if d is None:
             return
-        if self._f is None:
-            self._f = _read_fields(d, s)
+        f = self._f
+        for name, reader in _READERS.items():
+            if name not in f:
+                f[name] = reader(d, s)
         if self._rec_json is None:
             self._rec_json = _read_record(d, s)
         self._d = None
@@ -415,16 +434,17 @@ class Router:
     def _unpin(self) -> None:
         self._leave()
 
-    def _decision_read(self, dec: Decision, fn: Any, live: bool = False) -> Any:
+    def _decision_read(self, dec: Decision, fn: Any, live: bool = False,
+                       fallback: Any = None) -> Any:
         """Run fn(c_decision, scratch) while the C decision is certain to exist; a decision
-        already copied out by close() is read from its copy (or, when `live` is set
-        because only the C object will do, StateError)."""
+        already copied out by close() is read from its copy through `fallback` (or, when
+        `live` is set because only the C object will do, StateError)."""
         with self._lock:
             d = dec._d
             if d is None:  # materialized by _destroy: everything is cached
-                if live:
+                if live or fallback is None:
                     raise StateError(-20, "the router of this decision is closed")
-                return dec._f if fn is _read_fields else dec._rec_json
+                return fallback()
             self._active += 1  # even while closing: the C router lives until we leave
         try:
             return fn(d, self._scratch())
