@@ -1,7 +1,7 @@
 /* The C baseline of bench_bindings.sh: route the same JSONL requests the Python and Go
  * loops route, filling each request through the setters (as the bindings do) and reading
  * the route, the model and — in the first mode — the decision record. Prints the median
- * over rounds of the mean ns per route, one line per mode:
+ * over rounds of the mean process-CPU ns per route, one line per mode:
  *   c <ns>            with the record (rr_decision_json)
  *   c_norecord <ns>   without it
  *   bench_bindings POLICY.json REQUESTS.jsonl [ROUNDS] */
@@ -17,9 +17,10 @@ typedef struct {
     json_t *doc; /* owns every string below */
 } req;
 
+/* Process CPU time, not wall time: the figures must survive a busy machine. */
 static uint64_t now_ns(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 

@@ -3,7 +3,8 @@
 # the parity corpus (tests/parity/gen_requests.py, 1000 mixed requests with attributes and
 # evidence) routed by the C loop (bench_bindings), the Python loop (bench_bindings.py) and
 # the Go loop (bindings/go/cmd/rr-bench). Each prints the median over ROUNDS of the mean
-# ns per route, with the decision record read and without; this prints them side by side
+# process-CPU ns per route (CPU time, so a busy machine does not inflate it), with the
+# decision record read and without; this prints them side by side
 # with the ratio to C and the binding's added ns per call.
 #   bench/bench_bindings.sh [BUILD_DIR] [ROUNDS]      (default: build, 15)
 set -eu
@@ -27,7 +28,7 @@ python3 "$src/tests/parity/gen_requests.py" "$out" 1000
     "$out/rr-bench" "$out/policy.json" "$out/requests.jsonl" "$rounds"
 } > "$out/results.txt"
 
-echo "1000 requests (parity corpus), median of $rounds rounds of mean ns/route; $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+echo "1000 requests (parity corpus), median of $rounds rounds of mean CPU ns/route; $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 awk '
     { ns[$1] = $2; order[++n] = $1 }
     END {

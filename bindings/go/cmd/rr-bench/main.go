@@ -1,6 +1,6 @@
 // Command rr-bench measures the Go binding's cost per Route: it loads JSONL requests,
 // routes them all `rounds` times through one Router and prints the median over rounds of
-// the mean ns per route, as bench/bench_bindings.sh expects: "go <ns>" with the decision
+// the mean process-CPU ns per route, as bench/bench_bindings.sh expects: "go <ns>" with the decision
 // record, "go_norecord <ns>" with Options.SkipRecord.
 //
 //	rr-bench POLICY.json REQUESTS.jsonl ROUNDS
@@ -13,7 +13,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"time"
+	"syscall"
 
 	routeright "github.com/routeright/routeright/bindings/go"
 )
@@ -67,6 +67,13 @@ func run(policy, requests string, rounds int) error {
 	return nil
 }
 
+// cpuNS is the process's CPU time (user + system), as the C and Python loops measure.
+func cpuNS() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
 func measure(policy string, reqs []routeright.Request, rounds int, opts routeright.Options) (float64, error) {
 	r, err := routeright.NewFromFile(policy, opts)
 	if err != nil {
@@ -75,7 +82,7 @@ func measure(policy string, reqs []routeright.Request, rounds int, opts routerig
 	defer r.Close()
 	sink := 0
 	one := func() (float64, error) {
-		t0 := time.Now()
+		t0 := cpuNS()
 		for _, q := range reqs {
 			d, err := r.Route(q)
 			if err != nil {
@@ -83,7 +90,7 @@ func measure(policy string, reqs []routeright.Request, rounds int, opts routerig
 			}
 			sink += len(d.Route) + len(d.Model) + len(d.Record)
 		}
-		return float64(time.Since(t0).Nanoseconds()) / float64(len(reqs)), nil
+		return float64(cpuNS()-t0) / float64(len(reqs)), nil
 	}
 	if _, err := one(); err != nil { // warm-up
 		return 0, err
