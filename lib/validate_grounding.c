@@ -1086,7 +1086,6 @@ typedef struct run {
     int rc;
     double sum;
     bool any_below_claim_min;
-    uint64_t t0;
     uint32_t segno; /* sentences collected so far */
 } run;
 
@@ -1434,8 +1433,6 @@ static void decide(run *r) {
     res->passed = !fail;
     if (!r->v)
         return;
-    rr_verdict_ran(r->v, r->g->name, r->g->version, "grounding", res->passed,
-                   rr_now_ns() - r->t0);
     rr_verdict_set_score(r->v, "grounding_support", res->support);
     rr_verdict_set_score(r->v, "citation_coverage", res->coverage);
     if (fail)
@@ -1453,7 +1450,7 @@ int rr_grounding_check(const rr_grounding *g, rr_grounding_scratch *s, const cha
     s->oom = false;
     memset(&s->res, 0, sizeof s->res);
     run r = {g, s, (const unsigned char *)(answer ? answer : ""), len, ev, nev, v, RR_OK, 0, false,
-             v ? rr_now_ns() : 0, 0};
+             0};
     if (!reserve_per_evidence(s, nev) || ids_index(s, ev, nev) != RR_OK)
         return rr_err(err, RR_ENOMEM, "grounding: out of memory");
     rc = find_citations(g, s, r.len ? answer : "", len, ev, nev);

@@ -97,7 +97,8 @@ void rr_grounding_scratch_free(rr_grounding_scratch *s);
 /*
  * Check `answer` (`len` bytes of UTF-8) against `ev[0..nev)`. Adds findings and the scores
  * "grounding_support" and "citation_coverage" to `v`, and calls
- * rr_verdict_fail(v, "grounding") when a threshold is missed. `v` may be NULL (the result
+ * rr_verdict_fail(v, "grounding") when a threshold is missed. Recording that the validator
+ * ran (rr_verdict_ran) is left to the caller, which times the whole run. `v` may be NULL (the result
  * is then only read with rr_grounding_result_of). Codes of findings: unsupported_claim,
  * uncited_claim, citation_unknown_id, number_not_in_evidence, entity_not_in_evidence; each
  * with the byte span in the answer. Messages never quote the answer's text.
