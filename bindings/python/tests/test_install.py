@@ -24,8 +24,12 @@ class InstallTest(unittest.TestCase):
     def test_pip_installs_the_package_offline_and_it_routes(self):
         with tempfile.TemporaryDirectory() as tmp:
             env_dir = os.path.join(tmp, "venv")
-            subprocess.run([sys.executable, "-m", "venv", env_dir], check=True,
-                           capture_output=True, timeout=300)
+            p = subprocess.run([sys.executable, "-m", "venv", env_dir], capture_output=True,
+                               text=True, timeout=300)
+            if p.returncode != 0 and "ensurepip" in p.stdout + p.stderr:
+                # Debian's python3 without python3-venv: nothing to test pip with.
+                self.skipTest("venv cannot bootstrap pip here (install python3-venv)")
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             py = os.path.join(env_dir, "bin", "python")
             # A copy, so the build writes nothing into the source tree.
             src = shutil.copytree(PKG, os.path.join(tmp, "src"),
