@@ -1338,9 +1338,11 @@ static sch_res *walk_ids(cc *c, json_t *s, sch_res *res, const char *ptr, const 
         return NULL;
     if (json_is_string(jsch) && schema_dialect(c, json_string_value(jsch), ptr, 0, r) != RR_OK)
         return NULL;
-    if (r->dialect == D_07 && id && id[n] == '#' && id[n + 1]) {
+    const char *hash = id ? strchr(id, '#') : NULL;
+    if (r->dialect == D_07 && hash && hash[1]) {
         /* draft-07 "$id": "other.json#name" also names a plain-name fragment */
-        if (add_uri(c, c->buf.p, strlen(c->buf.p), s, false) != RR_OK)
+        uri_resolve(&c->buf, base ? base : res->uri, id);
+        if (c->buf.oom || add_uri(c, c->buf.p, c->buf.len, s, false) != RR_OK)
             return NULL;
     }
     return r;

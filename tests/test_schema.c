@@ -510,6 +510,27 @@ static void test_draft2019_recursive_ref_extends_to_the_outermost_anchor(void **
     rr_schema_free(s);
 }
 
+static void test_draft7_ids_with_fragments_and_base_changes_resolve(void **state) {
+    (void)state;
+    /* "$id": "#foo" inside a subschema that changed the base; "$id" beside "$ref" ignored */
+    rr_schema *s =
+        compile("{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+                "\"$id\":\"http://localhost:1234/sibling_id/base/\",\"definitions\":{"
+                "\"nested\":{\"$id\":\"nested.json\",\"definitions\":{\"B\":{\"$id\":\"#foo\","
+                "\"type\":\"integer\"}}},\"abs\":{\"$id\":\"http://localhost:1234/bar#baz\","
+                "\"minimum\":0},\"base_foo\":{\"$id\":\"foo.json\",\"type\":\"number\"}},"
+                "\"properties\":{\"a\":{\"$ref\":\"http://localhost:1234/sibling_id/base/"
+                "nested.json#foo\"},\"b\":{\"$ref\":\"http://localhost:1234/bar#baz\"},"
+                "\"c\":{\"$id\":\"http://localhost:1234/sibling_id/\",\"$ref\":\"foo.json\"}}}");
+    rr_verdict *v = run(s, "{\"a\":1,\"b\":2,\"c\":3}");
+    assert_int_equal(rr_verdict_passed(v), 1);
+    rr_verdict_free(v);
+    v = run(s, "{\"a\":\"x\",\"b\":-1,\"c\":\"s\"}");
+    assert_int_equal(rr_verdict_finding_count(v), 3);
+    rr_verdict_free(v);
+    rr_schema_free(s);
+}
+
 static void test_unevaluated_properties_see_through_applicators(void **state) {
     (void)state;
     rr_schema *s = compile("{\"properties\":{\"kind\":{\"type\":\"string\"}},"
@@ -709,6 +730,7 @@ int main(void) {
         cmocka_unit_test(test_meta_schema_is_built_in),
         cmocka_unit_test(test_draft7_ref_overrides_siblings_and_items_array_is_a_tuple),
         cmocka_unit_test(test_draft2019_recursive_ref_extends_to_the_outermost_anchor),
+        cmocka_unit_test(test_draft7_ids_with_fragments_and_base_changes_resolve),
         cmocka_unit_test(test_unevaluated_properties_see_through_applicators),
         cmocka_unit_test(test_revalidation_allocates_nothing_after_warm_up),
         cmocka_unit_test(test_failing_allocator_never_crashes_or_leaks),
