@@ -21,11 +21,14 @@ RR_SCHEMA_FORMAT_ASSERT = 1
 class Schema:
     """A compiled JSON Schema, immutable and shareable between threads. `schema` is a dict
     or JSON text; `format_assert` makes "format" an assertion; `default_draft` applies when
-    the schema has no "$schema"."""
+    the schema has no "$schema"; `registry` maps absolute URIs to the documents remote
+    "$ref"s may name (there is no network access)."""
 
     def __init__(self, schema: Union[str, bytes, Mapping[str, Any], bool], *,
                  format_assert: bool = False, default_draft: int = 0, max_depth: int = 0,
-                 max_instance_bytes: int = 0) -> None:
+                 max_instance_bytes: int = 0,
+                 registry: Optional[Mapping[str, Union[str, bytes, Mapping[str, Any]]]] = None
+                 ) -> None:
         _lib.require("rr_schema_new", "rr_verdict_new")
         self._ptr: Optional[int] = None
         self._lock = threading.RLock()
@@ -41,10 +44,28 @@ class Schema:
         o.default_draft, o.max_depth, o.max_instance_bytes = default_draft, max_depth, max_instance_bytes
         err = RRError()
         _L.rr_error_init(ctypes.byref(err), _lib.RR_ERROR_VERSION)
-        out = c_void_p()
-        rc = _L.rr_schema_new(ctypes.byref(out), text, len(text), ctypes.byref(o), ctypes.byref(err))
-        if rc:
-            raise error_from(rc, err, "schema")
+        reg = c_void_p()
+        try:
+            if registry:
+                rc = _L.rr_schema_registry_new(ctypes.byref(reg), None)
+                if rc:
+                    raise error_from(rc)
+                for uri in sorted(registry):
+                    doc = registry[uri]
+                    d = (doc.encode("utf-8") if isinstance(doc, str) else doc
+                         if isinstance(doc, bytes) else json.dumps(doc).encode("utf-8"))
+                    rc = _L.rr_schema_registry_add(reg, uri.encode("utf-8"), d, len(d),
+                                                   ctypes.byref(err))
+                    if rc:
+                        raise error_from(rc, err, "schema")
+                o.registry = reg.value
+            out = c_void_p()
+            rc = _L.rr_schema_new(ctypes.byref(out), text, len(text), ctypes.byref(o),
+                                  ctypes.byref(err))
+            if rc:
+                raise error_from(rc, err, "schema")
+        finally:
+            _L.rr_schema_registry_free(reg)  # the compiled schema no longer needs it
         self._ptr = out.value
 
     def validate(self, instance: Union[str, bytes, Any]) -> Verdict:

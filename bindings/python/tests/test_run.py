@@ -199,6 +199,14 @@ class SchemaTest(unittest.TestCase):
             trunc = s.validate('{"id": 3')
             self.assertEqual(trunc.failure, "truncated")
 
+    def test_registry_resolves_remote_refs(self):
+        with routeright.Schema({"properties": {"id": {"$ref": "https://example.com/id.json"}}},
+                               registry={"https://example.com/id.json": {"type": "integer"}}) as s:
+            self.assertFalse(s.validate({"id": "x"}).passed)
+            self.assertTrue(s.validate({"id": 1}).passed)
+        with self.assertRaises(routeright.SchemaError):
+            routeright.Schema({"$ref": "https://example.com/none.json"})
+
     def test_invalid_schema_is_a_schema_error(self):
         with self.assertRaises(routeright.SchemaError) as cm:
             routeright.Schema({"type": 12})
