@@ -1472,8 +1472,8 @@ static int in_csv(const rr_value *x, const rr_value *list) {
     uint32_t n = list->len, i = 0;
     while (i < n) {
         uint32_t a = i;
-        while (i < n && s[i] != ',')
-            i++;
+        const char *comma = memchr(s + i, ',', n - i);
+        i = comma ? (uint32_t)(comma - s) : n;
         uint32_t b = i++;
         while (a < b && csv_space(s[a]))
             a++;
