@@ -713,11 +713,8 @@ static const json_t *lookup(const field *f, const json_t *root, size_t n) {
 static void set_default(rr_value *v, rr_type t) {
     memset(v, 0, sizeof *v);
     v->type = (uint8_t)t;
-    v->u.str = ""; /* the union's widest member; numbers and bools read as 0 */
-    if (t == RR_T_NUM)
-        v->u.num = 0;
-    else if (t == RR_T_BOOL)
-        v->u.b = 0;
+    if (t == RR_T_STR)
+        v->u.str = ""; /* never NULL, so string slots need no special case downstream */
 }
 
 /* Fill one field slot; false when the field got a finding. */

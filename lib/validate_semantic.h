@@ -8,8 +8,9 @@
  * Config (the validator's object; "type", "version" and "description" are accepted and
  * ignored so the policy's whole validator entry may be passed; any other key is an error):
  *   "fields": { NAME: {"pointer": "/total", "type": "number" | "string" | "bool" | "date"}
- *             | NAME: {"sum": "/line_items/ * /amount"} ... }       (no spaces around '*')
+ *             | NAME: {"sum": POINTER} ... }   e.g. POINTER = /line_items/STAR/amount
  *   "checks": [ {"id": "...", "assert": "<expression>", "message": "..."?}, ... ]  (>= 1)
+ * (STAR stands for a "*" segment, which would end this comment.)
  *
  * Field semantics:
  *  - pointer: RFC 6901, "" is the whole output. The field is present when the pointer
