@@ -2183,6 +2183,8 @@ typedef struct vctx {
     rr_error *err;
     const scope *sc;
     uint32_t depth;
+    uint32_t max_depth; /* copies of schema fields read by every node */
+    bool dynamic;
     bool quiet;
 } vctx;
 
@@ -2305,10 +2307,15 @@ static const char *type_name(unsigned t) {
                         : "null";
 }
 
-static inline uint64_t kw_mask(unsigned t) {
-    return K_ANY_MASK | ((t & T_NUM) ? K_NUM_MASK : 0) | ((t & T_STR) ? K_STR_MASK : 0) |
-           ((t & T_ARR) ? K_ARR_MASK : 0) | ((t & T_OBJ) ? K_OBJ_MASK : 0);
-}
+/* The keywords that apply to each JSON type (jansson's type enum indexes it). */
+static const uint64_t type_kw[] = {[JSON_OBJECT] = K_ANY_MASK | K_OBJ_MASK,
+                                   [JSON_ARRAY] = K_ANY_MASK | K_ARR_MASK,
+                                   [JSON_STRING] = K_ANY_MASK | K_STR_MASK,
+                                   [JSON_INTEGER] = K_ANY_MASK | K_NUM_MASK,
+                                   [JSON_REAL] = K_ANY_MASK | K_NUM_MASK,
+                                   [JSON_TRUE] = K_ANY_MASK,
+                                   [JSON_FALSE] = K_ANY_MASK,
+                                   [JSON_NULL] = K_ANY_MASK};
 
 /* Annotation bitsets ("which properties / items were evaluated") live on the verdict's
  * word stack, addressed by offset because the stack may move when it grows. */
@@ -3068,19 +3075,19 @@ static int v_node(vctx *c, const sch_node *n, const json_t *j, const path *ip, c
         return n->boolean == B_TRUE
                    ? 1
                    : report(c, "false", NULL, ip, kp, "no value is allowed here (schema is false)");
-    if (c->depth >= c->s->max_eval_depth)
+    if (c->depth >= c->max_depth)
         return fail_code(c, RR_EDEPTH,
                          "schema evaluation nested too deeply "
                          "(recursive $ref that does not consume the instance?)");
     unsigned t = inst_type(j);
-    uint64_t m = n->kw & kw_mask(t);
+    uint64_t m = n->kw & type_kw[json_typeof(j)];
     if ((m & KB(K_TYPE)) && (n->types & t)) /* the commonest keyword, settled inline */
         m &= ~KB(K_TYPE);
     if (!m)
         return 1; /* leaves like {"type": "boolean"} end here */
     const scope *saved = c->sc;
     scope sc;
-    if (c->s->has_dynamic && n->res != c->sc->res) {
+    if (c->dynamic && n->res != c->sc->res) {
         sc.up = c->sc;
         sc.res = n->res;
         c->sc = &sc;
@@ -3270,7 +3277,12 @@ const char *rr_schema_dialect(const rr_schema *s) {
 
 static int validate_parsed(const rr_schema *s, const json_t *inst, rr_verdict *v,
                            const char *validator, rr_error *err, uint64_t t0) {
-    vctx c = {.v = v, .s = s, .validator = validator, .err = err};
+    vctx c = {.v = v,
+              .s = s,
+              .validator = validator,
+              .err = err,
+              .max_depth = s->max_eval_depth,
+              .dynamic = s->has_dynamic};
     scope root = {NULL, NULL};
     c.sc = &root;
     size_t top = v->words_top;
@@ -3292,7 +3304,12 @@ int rr_schema_validate_json(const rr_schema *s, const json_t *inst, rr_verdict *
 }
 
 int rr_schema_check_json(const rr_schema *s, const json_t *inst, rr_verdict *v) {
-    vctx c = {.v = v, .s = s, .validator = "schema", .quiet = true};
+    vctx c = {.v = v,
+              .s = s,
+              .validator = "schema",
+              .max_depth = s->max_eval_depth,
+              .dynamic = s->has_dynamic,
+              .quiet = true};
     scope root = {NULL, NULL};
     c.sc = &root;
     size_t top = v->words_top;
