@@ -20,6 +20,7 @@ def venv_with_pip_available() -> bool:
 
 
 @unittest.skipUnless(venv_with_pip_available(), "needs venv and ensurepip (python3-venv)")
+@unittest.skipIf(os.environ.get("RR_SANITIZED"), "pip under a preloaded ASan runtime: slow")
 class InstallTest(unittest.TestCase):
     def test_pip_installs_the_package_offline_and_it_routes(self):
         with tempfile.TemporaryDirectory() as tmp:
