@@ -1154,23 +1154,63 @@ static bool uri_eq(const char *a, const char *b) {
 static json_t *find_doc(cc *c, const char *key, bool *owned);
 
 /* The dialect and vocabularies a "$schema" URI selects. */
+/* Vocabularies a custom meta-schema's "$vocabulary" turns on. Unknown required ones are an
+ * error, as the spec asks. */
+static int vocab_from_meta(cc *c, json_t *voc, const char *ptr, sch_res *r) {
+    static const struct {
+        const char *suffix;
+        uint32_t bit;
+    } known[] = {{"core", V_CORE},
+                 {"applicator", V_APPLICATOR},
+                 {"unevaluated", V_UNEVALUATED},
+                 {"validation", V_VALIDATION},
+                 {"format-assertion", V_FORMAT_ASSERT},
+                 {"format-annotation", 0},
+                 {"format", 0},
+                 {"meta-data", 0},
+                 {"content", 0}};
+    const char *k;
+    json_t *v;
+    r->vocab = 0;
+    json_object_foreach(voc, k, v) {
+        bool found = false;
+        for (size_t i = 0; i < RR_ARRAY_LEN(known) && !found; i++) {
+            char full[128], full19[128];
+            snprintf(full, sizeof full, "%svocab/%s", META_2020, known[i].suffix);
+            snprintf(full19, sizeof full19, "https://json-schema.org/draft/2019-09/vocab/%s",
+                     known[i].suffix);
+            if (strcmp(k, full) == 0 || strcmp(k, full19) == 0) {
+                found = true;
+                r->vocab |= known[i].bit; /* format-assertion is implemented: even if optional */
+            }
+        }
+        if (!found && json_is_true(v))
+            return cc_fail(c, RR_ESCHEMA, ptr, "required vocabulary \"%s\" is not supported", k);
+    }
+    if (r->dialect == D_2019)
+        r->vocab |= V_UNEVALUATED; /* part of the applicator vocabulary there */
+    return RR_OK;
+}
+
+static bool known_dialect(const char *uri, sch_res *r) {
+    int d = uri_eq(uri, META_2020 "schema")                               ? D_2020
+            : uri_eq(uri, "https://json-schema.org/draft/2019-09/schema") ? D_2019
+            : uri_eq(uri, "http://json-schema.org/draft-07/schema") ||
+                    uri_eq(uri, "https://json-schema.org/draft-07/schema")
+                ? D_07
+                : 0;
+    if (d) {
+        r->dialect = d;
+        r->vocab = V_ALL;
+    }
+    return d != 0;
+}
+
+/* The dialect and vocabularies a "$schema" URI selects: a known draft, or a registered
+ * meta-schema (whose own "$schema" gives the dialect and "$vocabulary" the keywords). */
 static int schema_dialect(cc *c, const char *uri, const char *ptr, int depth, sch_res *r) {
-    if (uri_eq(uri, META_2020 "schema")) {
-        r->dialect = D_2020;
-        r->vocab = V_ALL;
+    if (known_dialect(uri, r))
         return RR_OK;
-    }
-    if (uri_eq(uri, "https://json-schema.org/draft/2019-09/schema")) {
-        r->dialect = D_2019;
-        r->vocab = V_ALL;
-        return RR_OK;
-    }
-    if (uri_eq(uri, "http://json-schema.org/draft-07/schema") ||
-        uri_eq(uri, "https://json-schema.org/draft-07/schema")) {
-        r->dialect = D_07;
-        r->vocab = V_ALL;
-        return RR_OK;
-    }
     char key[512];
     snprintf(key, sizeof key, "%.*s", (int)strcspn(uri, "#"), uri);
     bool owned = false;
@@ -1185,41 +1225,8 @@ static int schema_dialect(cc *c, const char *uri, const char *ptr, int depth, sc
                  ? schema_dialect(c, json_string_value(ms), ptr, depth + 1, r)
                  : (r->dialect = D_2020, r->vocab = V_ALL, RR_OK);
     json_t *voc = json_object_get(meta, "$vocabulary");
-    if (rc == RR_OK && json_is_object(voc) && r->dialect != D_07) {
-        static const struct {
-            const char *suffix;
-            uint32_t bit;
-        } known[] = {{"core", V_CORE},
-                     {"applicator", V_APPLICATOR},
-                     {"unevaluated", V_UNEVALUATED},
-                     {"validation", V_VALIDATION},
-                     {"format-assertion", V_FORMAT_ASSERT},
-                     {"format-annotation", 0},
-                     {"format", 0},
-                     {"meta-data", 0},
-                     {"content", 0}};
-        const char *k;
-        json_t *v;
-        r->vocab = 0;
-        json_object_foreach(voc, k, v) {
-            bool found = false;
-            for (size_t i = 0; i < RR_ARRAY_LEN(known) && !found; i++) {
-                char full[128];
-                snprintf(full, sizeof full, "%svocab/%s", META_2020, known[i].suffix);
-                char full19[128];
-                snprintf(full19, sizeof full19, "https://json-schema.org/draft/2019-09/vocab/%s",
-                         known[i].suffix);
-                if (strcmp(k, full) == 0 || strcmp(k, full19) == 0) {
-                    found = true;
-                    r->vocab |= known[i].bit; /* we implement format-assertion, so even optional */
-                }
-            }
-            if (!found && json_is_true(v))
-                rc = cc_fail(c, RR_ESCHEMA, ptr, "required vocabulary \"%s\" is not supported", k);
-        }
-        if (r->dialect == D_2019)
-            r->vocab |= V_UNEVALUATED;
-    }
+    if (rc == RR_OK && json_is_object(voc) && r->dialect != D_07)
+        rc = vocab_from_meta(c, voc, ptr, r);
     if (owned)
         json_decref(meta);
     return rc;
@@ -3435,72 +3442,91 @@ enum { S_VALUE, S_ARR_FIRST, S_OBJ_FIRST, S_OBJ_KEY, S_COLON, S_AFTER };
 
 /* Is `s` a proper prefix of some JSON text (it stops early rather than going wrong)?
  * Containers are tracked as a bit stack on the verdict's words (1 = object). */
+typedef struct prefix_st {
+    uint64_t *st; /* bit stack of open containers, 1 = object */
+    uint32_t d, maxd;
+    int state;
+} prefix_st;
+
+enum { STEP_ON, STEP_MORE, STEP_BAD };
+
+/* A value starts at s[*i] (state S_VALUE or S_ARR_FIRST). */
+static int prefix_value(prefix_st *p, const char *s, size_t len, size_t *i) {
+    char ch = s[*i];
+    if (p->state == S_ARR_FIRST && ch == ']') {
+        p->d--, (*i)++, p->state = S_AFTER;
+        return STEP_ON;
+    }
+    if (ch == '{' || ch == '[') {
+        if (p->d >= p->maxd)
+            return STEP_BAD;
+        uint64_t bit = 1ull << (p->d % 64);
+        p->st[p->d / 64] = ch == '{' ? p->st[p->d / 64] | bit : p->st[p->d / 64] & ~bit;
+        p->d++, (*i)++;
+        p->state = ch == '{' ? S_OBJ_FIRST : S_ARR_FIRST;
+        return STEP_ON;
+    }
+    int r = ch == '"'                     ? lex_string(s, len, i)
+            : (ch == '-' || IS_DIGIT(ch)) ? lex_number(s, len, i)
+                                          : lex_literal(s, len, i);
+    p->state = S_AFTER;
+    return r == LEX_OK ? STEP_ON : r == LEX_MORE ? STEP_MORE : STEP_BAD;
+}
+
+/* One token of the grammar after the value-start states. */
+static int prefix_step(prefix_st *p, const char *s, size_t len, size_t *i) {
+    char ch = s[*i];
+    bool top_obj = p->d && ((p->st[(p->d - 1) / 64] >> ((p->d - 1) % 64)) & 1);
+    switch (p->state) {
+    case S_ARR_FIRST:
+    case S_VALUE:
+        return prefix_value(p, s, len, i);
+    case S_OBJ_FIRST:
+    case S_OBJ_KEY:
+        if (p->state == S_OBJ_FIRST && ch == '}') {
+            p->d--, (*i)++, p->state = S_AFTER;
+            return STEP_ON;
+        }
+        if (ch != '"')
+            return STEP_BAD;
+        p->state = S_COLON;
+        int r = lex_string(s, len, i);
+        return r == LEX_OK ? STEP_ON : r == LEX_MORE ? STEP_MORE : STEP_BAD;
+    case S_COLON:
+        if (ch != ':')
+            return STEP_BAD;
+        (*i)++, p->state = S_VALUE;
+        return STEP_ON;
+    default:
+        if (!p->d)
+            return STEP_BAD;
+        if (ch == ',')
+            p->state = top_obj ? S_OBJ_KEY : S_VALUE;
+        else if ((ch == ']' && !top_obj) || (ch == '}' && top_obj))
+            p->d--;
+        else
+            return STEP_BAD;
+        (*i)++;
+        return STEP_ON;
+    }
+}
+
+/* Is `s` a proper prefix of some JSON text (it stops early rather than going wrong)?
+ * The container stack lives on the verdict's words. */
 static bool json_is_prefix(rr_verdict *v, const char *s, size_t len, uint32_t maxd) {
     if (!rr_verdict_words_reserve(v, maxd / 64 + 2))
         return false;
-    uint64_t *st = v->words + v->words_top;
-    uint32_t d = 0;
-    int state = S_VALUE;
+    prefix_st p = {v->words + v->words_top, 0, maxd, S_VALUE};
     bool any = false;
     for (size_t i = 0;;) {
         while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
             i++;
         if (i >= len)
-            return any && !(d == 0 && state == S_AFTER);
-        char ch = s[i];
+            return any && !(p.d == 0 && p.state == S_AFTER);
         any = true;
-        int r = LEX_OK;
-        bool top_obj = d && ((st[(d - 1) / 64] >> ((d - 1) % 64)) & 1);
-        switch (state) {
-        case S_ARR_FIRST:
-        case S_VALUE:
-            if (state == S_ARR_FIRST && ch == ']') {
-                d--, i++, state = S_AFTER;
-            } else if (ch == '{' || ch == '[') {
-                if (d >= maxd)
-                    return false;
-                if (ch == '{')
-                    st[d / 64] |= 1ull << (d % 64);
-                else
-                    st[d / 64] &= ~(1ull << (d % 64));
-                d++, i++;
-                state = ch == '{' ? S_OBJ_FIRST : S_ARR_FIRST;
-            } else {
-                r = ch == '"'                     ? lex_string(s, len, &i)
-                    : (ch == '-' || IS_DIGIT(ch)) ? lex_number(s, len, &i)
-                                                  : lex_literal(s, len, &i);
-                state = S_AFTER;
-            }
-            break;
-        case S_OBJ_FIRST:
-        case S_OBJ_KEY:
-            if (state == S_OBJ_FIRST && ch == '}') {
-                d--, i++, state = S_AFTER;
-            } else if (ch == '"') {
-                r = lex_string(s, len, &i);
-                state = S_COLON;
-            } else {
-                return false;
-            }
-            break;
-        case S_COLON:
-            if (ch != ':')
-                return false;
-            i++, state = S_VALUE;
-            break;
-        default:
-            if (!d)
-                return false;
-            if (ch == ',')
-                state = top_obj ? S_OBJ_KEY : S_VALUE;
-            else if ((ch == ']' && !top_obj) || (ch == '}' && top_obj))
-                d--;
-            else
-                return false;
-            i++;
-        }
-        if (r != LEX_OK)
-            return r == LEX_MORE;
+        int r = prefix_step(&p, s, len, &i);
+        if (r != STEP_ON)
+            return r == STEP_MORE;
     }
 }
 

@@ -217,9 +217,20 @@ static void test_text_cut_short_fails_as_truncated(void **state) {
         assert_string_equal(rr_verdict_finding_code(v, 0), "truncated_json");
         rr_verdict_free(v);
     }
-    rr_verdict *v = run(s, "[1,2]]");
-    assert_string_equal(rr_verdict_finding_code(v, 0), "invalid_json");
-    rr_verdict_free(v);
+    const char *more[] = {"{\"a\":1,", "{\"a\" :", "[ ", "{\"a\":{\"b\":[{}", "\"x\\"};
+    for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) {
+        rr_verdict *v = run(s, more[i]);
+        if (strcmp(rr_verdict_failure(v), "truncated") != 0)
+            fail_msg("%s: failure %s", more[i], rr_verdict_failure(v));
+        rr_verdict_free(v);
+    }
+    const char *bad[] = {"[1,2]]", "[1 2", "{\"a\":1]", "{,", "\"\\q", "[nul1", "{\"a\"}", "01"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rr_verdict *v = run(s, bad[i]);
+        if (strcmp(rr_verdict_finding_code(v, 0), "invalid_json") != 0)
+            fail_msg("%s: code %s", bad[i], rr_verdict_finding_code(v, 0));
+        rr_verdict_free(v);
+    }
     rr_schema_free(s);
 }
 
