@@ -200,8 +200,8 @@ int main(int argc, char **argv) {
         {"one attempt, safety-checked text (medium_general_v1)",
          "I would like to speak with someone about our account manager.", "chat", 0, 1,
          "medium_general_v1"},
-        {"one attempt, grounding-checked FAQ answer (small_rag_v2)",
-         "How do I reset my password?", "chat", 1, 1, "small_rag_v2"},
+        {"one attempt, grounding-checked FAQ answer (small_rag_v2)", "How do I reset my password?",
+         "chat", 1, 1, "small_rag_v2"},
         {"three attempts, ~300-byte ticket JSON: schema, schema, ok",
          "From: Ana Lopez\nSubject: Invoice INV-20931 charged twice\n\nOur card was charged "
          "twice on 2024-05-03. Thanks, Ana, customer CUS-1042",

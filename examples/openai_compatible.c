@@ -193,8 +193,10 @@ int rr_openai_client_new(rr_openai_client **out, const rr_openai_config *cfg) {
     c->nmodels = cfg->nmodels;
     c->nprompts = cfg->nprompts;
     const size_t ms = sizeof(rr_openai_model_map), ps = sizeof(rr_openai_prompt);
-    c->model_from = copy_strings(&m, cfg->nmodels, cfg->models ? &cfg->models->policy_model : NULL, ms);
-    c->model_to = copy_strings(&m, cfg->nmodels, cfg->models ? &cfg->models->server_model : NULL, ms);
+    c->model_from =
+        copy_strings(&m, cfg->nmodels, cfg->models ? &cfg->models->policy_model : NULL, ms);
+    c->model_to =
+        copy_strings(&m, cfg->nmodels, cfg->models ? &cfg->models->server_model : NULL, ms);
     c->prompt_id = copy_strings(&m, cfg->nprompts, cfg->prompts ? &cfg->prompts->id : NULL, ps);
     c->prompt_text = copy_strings(&m, cfg->nprompts, cfg->prompts ? &cfg->prompts->text : NULL, ps);
     if (!c->url || !c->model_from || !c->model_to || !c->prompt_id || !c->prompt_text ||
@@ -257,8 +259,10 @@ static int add_system_text(const rr_openai_client *c, const rr_model_call *call,
     }
     if (call->previous_failure && *call->previous_failure) {
         /* An escalated attempt learns what the validators rejected last time. */
-        snprintf(line, sizeof line, "A previous attempt was rejected by validation (failure: "
-                                    "%s). Its findings:\n", call->previous_failure);
+        snprintf(line, sizeof line,
+                 "A previous attempt was rejected by validation (failure: "
+                 "%s). Its findings:\n",
+                 call->previous_failure);
         rc |= buf_put(m, s, line, strlen(line));
         rc |= buf_put(m, s, call->previous_findings, strlen(call->previous_findings));
         static const char f[] = "\nDo not repeat these mistakes.\n";
@@ -486,8 +490,10 @@ static int run_one(rr_openai_client *client, const char *arg) {
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s TEXT | REQUEST_JSON\n(env: OPENAI_BASE_URL, OPENAI_API_KEY, "
-                        "OPENAI_MODEL_SMALL / _MEDIUM / _PREMIUM)\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s TEXT | REQUEST_JSON\n(env: OPENAI_BASE_URL, OPENAI_API_KEY, "
+                "OPENAI_MODEL_SMALL / _MEDIUM / _PREMIUM)\n",
+                argv[0]);
         return 2;
     }
     static const char *const ids[] = {"small", "medium", "premium"};

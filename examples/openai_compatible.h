@@ -75,7 +75,8 @@ typedef struct rr_openai_config {
     const rr_allocator *allocator;
 } rr_openai_config;
 
-#define RR_OPENAI_CONFIG_INIT {NULL, NULL, NULL, 0, NULL, 0, 0, 0, 0, NULL}
+#define RR_OPENAI_CONFIG_INIT                                                                      \
+    { NULL, NULL, NULL, 0, NULL, 0, 0, 0, 0, NULL }
 
 typedef struct rr_openai_client rr_openai_client;
 

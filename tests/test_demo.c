@@ -1,11 +1,14 @@
 /* The support-copilot demo (examples/support_copilot): same seed, same bytes; and the
  * figures it reports on 10,000 requests make sense for the built-in policy. */
 #define _POSIX_C_SOURCE 200809L
+/* cmocka.h needs these before it. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <jansson.h>
 #include <math.h>
@@ -103,16 +106,16 @@ static void test_every_family_is_present_near_its_share(void **state) {
 static void test_each_main_trigger_escalates(void **state) {
     const rr_demo_report *rep = &((full_run *)*state)->rep;
     const rr_demo_arm *a = &rep->arm[0];
-    const char *main_triggers[] = {RR_FAILURE_SCHEMA,    RR_FAILURE_TRUNCATED,
-                                   RR_FAILURE_SEMANTIC,  RR_FAILURE_GROUNDING,
-                                   RR_FAILURE_SAFETY,    RR_FAILURE_REFUSAL,
+    const char *main_triggers[] = {RR_FAILURE_SCHEMA,     RR_FAILURE_TRUNCATED, RR_FAILURE_SEMANTIC,
+                                   RR_FAILURE_GROUNDING,  RR_FAILURE_SAFETY,    RR_FAILURE_REFUSAL,
                                    RR_FAILURE_MODEL_ERROR};
     for (size_t i = 0; i < sizeof main_triggers / sizeof *main_triggers; i++)
         if (a->esc[trig(main_triggers[i])] == 0)
             fail_msg("no escalation triggered by %s", main_triggers[i]);
     int schema = trig(RR_FAILURE_SCHEMA);
     assert_true(a->esc[schema] > a->esc_terminal[schema]); /* some went to a stronger model */
-    assert_true(a->retries[trig(RR_FAILURE_MODEL_ERROR)] + a->retries[trig(RR_FAILURE_TIMEOUT)] > 0);
+    assert_true(a->retries[trig(RR_FAILURE_MODEL_ERROR)] + a->retries[trig(RR_FAILURE_TIMEOUT)] >
+                0);
     if (rep->low_confidence_gated)
         assert_true(a->esc[trig(RR_FAILURE_LOW_CONFIDENCE)] > 0);
     assert_true(a->requests_escalated > 100 && a->requests_escalated < 4000);

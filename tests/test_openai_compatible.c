@@ -10,11 +10,14 @@ int main(void) {
 }
 #else
 #define _POSIX_C_SOURCE 200809L
+/* cmocka.h needs these before it. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -34,14 +37,14 @@ int main(void) {
 /* ---- the server ---- */
 
 enum reply {
-    R_ANSWER,          /* 200, a text answer with usage */
-    R_TICKET,          /* 200, a ticket JSON as content */
+    R_ANSWER, /* 200, a text answer with usage */
+    R_TICKET, /* 200, a ticket JSON as content */
     R_429,
     R_500,
     R_400,
-    R_SLOW,            /* 200 after longer than the client waits */
-    R_MALFORMED,       /* 200, a body cut in the middle */
-    R_NO_CHOICES,      /* 200, JSON without choices */
+    R_SLOW,       /* 200 after longer than the client waits */
+    R_MALFORMED,  /* 200, a body cut in the middle */
+    R_NO_CHOICES, /* 200, JSON without choices */
 };
 
 /* What the server must find in the request it receives. */
@@ -159,15 +162,16 @@ static void reply(int fd, enum reply r) {
     char body[1024];
     switch (r) {
     case R_ANSWER:
-        respond(fd, 200, "{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
-                         "\"message\":{\"role\":\"assistant\",\"content\":\"Open Settings, then "
-                         "Security.\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":"
-                         "123,\"completion_tokens\":45,\"total_tokens\":168}}");
+        respond(fd, 200,
+                "{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
+                "\"message\":{\"role\":\"assistant\",\"content\":\"Open Settings, then "
+                "Security.\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":"
+                "123,\"completion_tokens\":45,\"total_tokens\":168}}");
         break;
     case R_TICKET: {
-        json_t *d = json_pack("{s:[{s:{s:s,s:s}}],s:{s:i,s:i}}", "choices", "message", "role",
-                              "assistant", "content", ticket, "usage", "prompt_tokens", 310,
-                              "completion_tokens", 52);
+        json_t *d =
+            json_pack("{s:[{s:{s:s,s:s}}],s:{s:i,s:i}}", "choices", "message", "role", "assistant",
+                      "content", ticket, "usage", "prompt_tokens", 310, "completion_tokens", 52);
         char *t = json_dumps(d, JSON_COMPACT);
         snprintf(body, sizeof body, "%s", t);
         free(t);
@@ -175,17 +179,27 @@ static void reply(int fd, enum reply r) {
         respond(fd, 200, body);
         break;
     }
-    case R_429: respond(fd, 429, "{\"error\":{\"message\":\"rate limited\"}}"); break;
-    case R_500: respond(fd, 500, "{\"error\":{\"message\":\"upstream\"}}"); break;
-    case R_400: respond(fd, 400, "{\"error\":{\"message\":\"bad request\"}}"); break;
+    case R_429:
+        respond(fd, 429, "{\"error\":{\"message\":\"rate limited\"}}");
+        break;
+    case R_500:
+        respond(fd, 500, "{\"error\":{\"message\":\"upstream\"}}");
+        break;
+    case R_400:
+        respond(fd, 400, "{\"error\":{\"message\":\"bad request\"}}");
+        break;
     case R_SLOW: {
         struct timespec ts = {0, 900 * 1000000L};
         nanosleep(&ts, NULL);
         reply(fd, R_ANSWER);
         break;
     }
-    case R_MALFORMED: respond(fd, 200, "{\"choices\":[{\"message\":{\"content\":\"Open Se"); break;
-    case R_NO_CHOICES: respond(fd, 200, "{\"id\":\"c1\",\"object\":\"chat.completion\"}"); break;
+    case R_MALFORMED:
+        respond(fd, 200, "{\"choices\":[{\"message\":{\"content\":\"Open Se");
+        break;
+    case R_NO_CHOICES:
+        respond(fd, 200, "{\"id\":\"c1\",\"object\":\"chat.completion\"}");
+        break;
     }
 }
 
@@ -363,9 +377,24 @@ static int teardown(void **state) {
 static const char *const no_tools[1] = {NULL};
 
 static rr_model_call text_call(void) {
-    rr_model_call c = {RR_MODEL_CALL_VERSION, 1, "small_rag_v2", "2", "small", "faq_v2", "text",
-                       NULL, no_tools, 0, 2000, 400, "How do I reset my password?", 27, "", "[]",
-                       "{}", NULL};
+    rr_model_call c = {RR_MODEL_CALL_VERSION,
+                       1,
+                       "small_rag_v2",
+                       "2",
+                       "small",
+                       "faq_v2",
+                       "text",
+                       NULL,
+                       no_tools,
+                       0,
+                       2000,
+                       400,
+                       "How do I reset my password?",
+                       27,
+                       "",
+                       "[]",
+                       "{}",
+                       NULL};
     return c;
 }
 
@@ -378,8 +407,12 @@ static rr_model_result empty_result(void) {
 
 static void test_plain_answer_returns_content_usage_and_latency(void **state) {
     fixture *f = *state;
-    expect want = {"tiny-1", "", NULL, {"You answer product questions", "faq_v2", NULL, NULL},
-                   "How do I reset my password?", 400};
+    expect want = {"tiny-1",
+                   "",
+                   NULL,
+                   {"You answer product questions", "faq_v2", NULL, NULL},
+                   "How do I reset my password?",
+                   400};
     server_script(f->srv, NULL, 0, R_ANSWER, &want);
     rr_model_call c = text_call();
     rr_model_result r = empty_result();
@@ -399,8 +432,9 @@ static void test_plain_answer_returns_content_usage_and_latency(void **state) {
 
 static void test_json_mode_sends_json_object_response_format(void **state) {
     fixture *f = *state;
-    expect want = {"medium", "json_object", NULL,
-                   {"Reply with one JSON object", "\"required\"", "extract_v1", NULL}, NULL, 500};
+    expect want = {"medium", "json_object",
+                   NULL,     {"Reply with one JSON object", "\"required\"", "extract_v1", NULL},
+                   NULL,     500};
     server_script(f->srv, NULL, 0, R_TICKET, &want);
     rr_model_call c = text_call();
     c.route = "small_extract_v1";
@@ -420,8 +454,12 @@ static void test_json_mode_sends_json_object_response_format(void **state) {
 
 static void test_constrained_mode_sends_strict_json_schema(void **state) {
     fixture *f = *state;
-    expect want = {"big-2", "json_schema", "premium_extract_structured_v1",
-                   {"extract_structured_v1", NULL, NULL, NULL}, NULL, 0};
+    expect want = {"big-2",
+                   "json_schema",
+                   "premium_extract_structured_v1",
+                   {"extract_structured_v1", NULL, NULL, NULL},
+                   NULL,
+                   0};
     server_script(f->srv, NULL, 0, R_TICKET, &want);
     rr_model_call c = text_call();
     c.route = "premium_extract_structured_v1";
@@ -437,10 +475,10 @@ static void test_constrained_mode_sends_strict_json_schema(void **state) {
 
 static void test_previous_failure_findings_and_tools_reach_the_system_message(void **state) {
     fixture *f = *state;
-    expect want = {NULL, NULL, NULL,
-                   {"failure: schema", "\"code\":\"required\"", "{\"crm\":\"plan=team\"}",
-                    "attempt 2"},
-                   NULL, 0};
+    expect want = {
+        NULL, NULL,
+        NULL, {"failure: schema", "\"code\":\"required\"", "{\"crm\":\"plan=team\"}", "attempt 2"},
+        NULL, 0};
     server_script(f->srv, NULL, 0, R_ANSWER, &want);
     rr_model_call c = text_call();
     c.attempt = 2;

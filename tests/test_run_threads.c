@@ -1,11 +1,14 @@
 /* rr_run from many threads on one router: 8 threads x 10,000 runs against a deterministic
  * fake model must reproduce, run for run, what one thread computed alone. Public header
  * only. Also built under ThreadSanitizer by .ci/tsan, which fails on any report. */
+/* cmocka.h needs these before it. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -46,8 +49,8 @@ static const req_tmpl templates[] = {
     {"I want a refund for the double charge on my last invoice.", "standard", "chat", 1, 1},
     {"Our legal team asks about GDPR data retention for EU customers.", "regulated", "chat", 1, 1},
     {"hello", "standard", "chat", 0, 0},
-    {"Tell me something about your company and the people who work there today", "free", "chat",
-     0, 0},
+    {"Tell me something about your company and the people who work there today", "free", "chat", 0,
+     0},
 };
 
 static const char ev_strong_1[] =
@@ -209,11 +212,12 @@ static void take(snapshot *s, int rc, const rr_outcome *o, long events) {
 static int same(const snapshot *a, const snapshot *b) {
     if (a->rc != b->rc || a->natt != b->natt || a->valid != b->valid || a->events != b->events ||
         a->cost != b->cost || a->latency != b->latency || strcmp(a->kind, b->kind) ||
-        strcmp(a->route, b->route) || strcmp(a->model, b->model) ||
-        strcmp(a->reason, b->reason) || strcmp(a->text, b->text))
+        strcmp(a->route, b->route) || strcmp(a->model, b->model) || strcmp(a->reason, b->reason) ||
+        strcmp(a->text, b->text))
         return 0;
     for (size_t i = 0; i < a->natt && i < MAX_ATT; i++)
-        if (strcmp(a->att_route[i], b->att_route[i]) || strcmp(a->att_status[i], b->att_status[i]) ||
+        if (strcmp(a->att_route[i], b->att_route[i]) ||
+            strcmp(a->att_status[i], b->att_status[i]) ||
             strcmp(a->att_failure[i], b->att_failure[i]) || a->att_in[i] != b->att_in[i] ||
             a->att_out[i] != b->att_out[i] || a->att_cost[i] != b->att_cost[i] ||
             a->att_latency[i] != b->att_latency[i])
@@ -222,18 +226,20 @@ static int same(const snapshot *a, const snapshot *b) {
 }
 
 static void report_diff(int k, const snapshot *got, const snapshot *want) {
-    fprintf(stderr, "request %d: got %s via %s (%zu attempts, %ld events), want %s via %s (%zu "
-                    "attempts, %ld events)\n",
-            k, got->kind, got->route, got->natt, got->events, want->kind, want->route,
-            want->natt, want->events);
+    fprintf(stderr,
+            "request %d: got %s via %s (%zu attempts, %ld events), want %s via %s (%zu "
+            "attempts, %ld events)\n",
+            k, got->kind, got->route, got->natt, got->events, want->kind, want->route, want->natt,
+            want->events);
     for (size_t i = 0; i < got->natt && i < want->natt && i < MAX_ATT; i++)
-        fprintf(stderr, "  attempt %zu: %s %s '%s' %lld+%lld tokens %g USD %g ms | want %s %s "
-                        "'%s' %lld+%lld %g %g\n",
+        fprintf(stderr,
+                "  attempt %zu: %s %s '%s' %lld+%lld tokens %g USD %g ms | want %s %s "
+                "'%s' %lld+%lld %g %g\n",
                 i, got->att_route[i], got->att_status[i], got->att_failure[i],
                 (long long)got->att_in[i], (long long)got->att_out[i], got->att_cost[i],
-                got->att_latency[i], want->att_route[i], want->att_status[i],
-                want->att_failure[i], (long long)want->att_in[i], (long long)want->att_out[i],
-                want->att_cost[i], want->att_latency[i]);
+                got->att_latency[i], want->att_route[i], want->att_status[i], want->att_failure[i],
+                (long long)want->att_in[i], (long long)want->att_out[i], want->att_cost[i],
+                want->att_latency[i]);
 }
 
 typedef struct {
@@ -414,7 +420,8 @@ static void *shared_work(void *p) {
     if (rr_request_new(&q, NULL) != RR_OK)
         return NULL;
     for (int i = 0; i < 2000; i++) {
-        if (fill_request(q, &w->defs[i % NREQ]) == RR_OK && rr_run(w->r, q, w->cb, &o, NULL) == RR_OK)
+        if (fill_request(q, &w->defs[i % NREQ]) == RR_OK &&
+            rr_run(w->r, q, w->cb, &o, NULL) == RR_OK)
             w->ok++;
     }
     rr_outcome_free(o);

@@ -11,10 +11,9 @@
 #include <unistd.h>
 
 const char *const rr_demo_triggers[RR_DEMO_NTRIGGERS] = {
-    RR_FAILURE_SCHEMA,  RR_FAILURE_SEMANTIC,       RR_FAILURE_GROUNDING,
-    RR_FAILURE_SAFETY,  RR_FAILURE_EMPTY,          RR_FAILURE_REFUSAL,
-    RR_FAILURE_TRUNCATED, RR_FAILURE_LOW_CONFIDENCE, RR_FAILURE_MODEL_ERROR,
-    RR_FAILURE_TOOL_ERROR, RR_FAILURE_TIMEOUT,
+    RR_FAILURE_SCHEMA,      RR_FAILURE_SEMANTIC,   RR_FAILURE_GROUNDING, RR_FAILURE_SAFETY,
+    RR_FAILURE_EMPTY,       RR_FAILURE_REFUSAL,    RR_FAILURE_TRUNCATED, RR_FAILURE_LOW_CONFIDENCE,
+    RR_FAILURE_MODEL_ERROR, RR_FAILURE_TOOL_ERROR, RR_FAILURE_TIMEOUT,
 };
 
 static const char *const kind_names[5] = {"answer", "clarify", "defer", "human_review",
@@ -36,7 +35,7 @@ typedef struct policy_info {
     const char *cheapest, *top; /* model ids by tier */
     size_t nroutes;
     const char *route[RR_DEMO_MAX_ROUTES];
-    int route_json[RR_DEMO_MAX_ROUTES];         /* output "json" / "constrained" */
+    int route_json[RR_DEMO_MAX_ROUTES];          /* output "json" / "constrained" */
     rr_schema *route_schema[RR_DEMO_MAX_ROUTES]; /* its first schema validator, re-compiled */
     int gated;
 } policy_info;
@@ -49,8 +48,7 @@ static void policy_info_free(const rr_alloc *a, policy_info *p) {
     memset(p, 0, sizeof *p);
 }
 
-static int read_file(const rr_alloc *a, const char *path, char **out, size_t *len,
-                     rr_error *err) {
+static int read_file(const rr_alloc *a, const char *path, char **out, size_t *len, rr_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return rr_err(err, RR_EIO, "%s: %s", path, strerror(errno));
@@ -121,8 +119,7 @@ static int policy_info_load(const rr_alloc *a, const char *path, policy_info *p,
     json_t *validators = json_object_get(p->doc, "validators");
     json_object_foreach(routes, id, rt) {
         if (p->nroutes == RR_DEMO_MAX_ROUTES)
-            return rr_err(err, RR_ERANGE, "the demo handles at most %d routes",
-                          RR_DEMO_MAX_ROUTES);
+            return rr_err(err, RR_ERANGE, "the demo handles at most %d routes", RR_DEMO_MAX_ROUTES);
         const char *mode = json_string_value(json_object_get(rt, "output"));
         size_t i = p->nroutes++;
         p->route[i] = id;
@@ -186,9 +183,9 @@ static char *derive_policy(const policy_info *p, const char *model) {
 
 typedef struct arm_acc {
     rr_demo_arm *arm;
-    double *latency;  /* per request */
-    uint8_t *family;  /* per request */
-    double *sorted;   /* scratch for percentiles */
+    double *latency; /* per request */
+    uint8_t *family; /* per request */
+    double *sorted;  /* scratch for percentiles */
 } arm_acc;
 
 static size_t arm_route(rr_demo_arm *a, const char *id) {
@@ -285,8 +282,8 @@ static int record(arm_acc *acc, const policy_info *p, const demo_request *q, rr_
         const char *fail = rr_outcome_attempt_failure(o, t);
         size_t m = arm_model(a, rr_outcome_attempt_model(o, t));
         a->json_outputs[m]++;
-        a->json_schema_valid[m] += strcmp(fail, RR_FAILURE_SCHEMA) &&
-                                   strcmp(fail, RR_FAILURE_TRUNCATED);
+        a->json_schema_valid[m] +=
+            strcmp(fail, RR_FAILURE_SCHEMA) && strcmp(fail, RR_FAILURE_TRUNCATED);
     }
     if (f == DEMO_EXTRACT) {
         a->extract_requests++;
@@ -398,8 +395,8 @@ static int run_arm(run_ctx *c, const rr_router *router, rr_demo_arm *arm, arm_ac
         be.last_flawed = 0;
         rr_error re = RR_ERROR_INIT;
         if ((rc = rr_run(router, q, &cb, &out, &re)) != RR_OK) {
-            rr_err(err, rc, "%s: request %zu (%s): %s", arm->name, i,
-                   demo_family_name(req.family), re.message);
+            rr_err(err, rc, "%s: request %zu (%s): %s", arm->name, i, demo_family_name(req.family),
+                   re.message);
             break;
         }
         rc = record(acc, c->policy, &req, out, be.last_flawed, err);
@@ -499,8 +496,8 @@ int rr_demo_run(const rr_demo_options *o, rr_demo_report *rep, rr_error *err) {
         return rr_err(err, RR_EPOLICY, "the policy declares no models");
     }
     rep->low_confidence_gated = p.gated;
-    arm_acc acc = {NULL, rr_calloc(&a, o->requests, sizeof(double)),
-                   rr_calloc(&a, o->requests, 1), rr_calloc(&a, o->requests, sizeof(double))};
+    arm_acc acc = {NULL, rr_calloc(&a, o->requests, sizeof(double)), rr_calloc(&a, o->requests, 1),
+                   rr_calloc(&a, o->requests, sizeof(double))};
     double t0 = now_s();
     run_ctx c = {&a, o, &p, o->progress && isatty(2), ""};
     if (!acc.latency || !acc.family || !acc.sorted)
@@ -567,8 +564,9 @@ static void print_routes(const rr_demo_arm *a, FILE *f) {
 
 static void print_escalations(const rr_demo_report *r, const rr_demo_arm *a, FILE *f) {
     fprintf(f, "Escalations (a failed attempt sends the request to another route)\n");
-    fprintf(f, "  requests escalated: %zu (%.1f%%); requests retried on the same route after a "
-               "transient failure: %zu (%.1f%%)\n",
+    fprintf(f,
+            "  requests escalated: %zu (%.1f%%); requests retried on the same route after a "
+            "transient failure: %zu (%.1f%%)\n",
             a->requests_escalated, pct(a->requests_escalated, a->n), a->requests_retried,
             pct(a->requests_retried, a->n));
     fprintf(f, "  %-16s %11s %13s %14s %14s %9s\n", "trigger", "escalations", "% of requests",
@@ -577,8 +575,8 @@ static void print_escalations(const rr_demo_report *r, const rr_demo_arm *a, FIL
         if (!a->esc[t] && !a->retries[t])
             continue;
         fprintf(f, "  %-16s %11zu %12.2f%% %14zu %14zu %9zu\n", rr_demo_triggers[t], a->esc[t],
-                pct(a->esc_requests[t], a->n), a->esc[t] - a->esc_terminal[t],
-                a->esc_terminal[t], a->retries[t]);
+                pct(a->esc_requests[t], a->n), a->esc[t] - a->esc_terminal[t], a->esc_terminal[t],
+                a->retries[t]);
     }
     if (!r->low_confidence_gated)
         fprintf(f, "  (no route of this policy sets \"min_confidence\": low-confidence answers "
@@ -591,8 +589,9 @@ static void print_structured(const rr_demo_arm *a, FILE *f) {
     fprintf(f, "Structured output\n");
     fprintf(f, "  extraction requests answered: %zu of %zu (%.1f%%)\n", a->extract_accepted,
             a->extract_requests, pct(a->extract_accepted, a->extract_requests));
-    fprintf(f, "  accepted JSON answers schema-valid on an independent re-check: %zu of %zu "
-               "(%.1f%%)\n",
+    fprintf(f,
+            "  accepted JSON answers schema-valid on an independent re-check: %zu of %zu "
+            "(%.1f%%)\n",
             a->json_accepted_schema_valid, a->json_accepted,
             pct(a->json_accepted_schema_valid, a->json_accepted));
     fprintf(f, "  JSON a model produced that parsed and met the schema, by model:");
@@ -612,8 +611,8 @@ static void print_costs(const rr_demo_report *r, FILE *f) {
         fprintf(f, "  %-18s", a->name);
         print_usd(f, 12, 6, a->cost_usd / (double)a->n);
         print_usd(f, 12, 2, a->cost_usd);
-        fprintf(f, " %8.1f%% %8.1f%% %7.1f%%", pct(a->kinds[0], a->n),
-                pct(a->answers_flawed, a->n), pct(a->kinds[3], a->n));
+        fprintf(f, " %8.1f%% %8.1f%% %7.1f%%", pct(a->kinds[0], a->n), pct(a->answers_flawed, a->n),
+                pct(a->kinds[3], a->n));
         print_ms(f, a->p50);
         print_ms(f, a->p95);
         fputc('\n', f);
@@ -639,8 +638,9 @@ void rr_demo_print(const rr_demo_report *r, FILE *f) {
     const rr_demo_arm *a = &r->arm[0];
     fprintf(f, "routeright support-copilot demo: policy %s v%s (fingerprint %s)\n", r->policy,
             r->version, r->fingerprint);
-    fprintf(f, "%zu synthetic requests, seed %llu, simulated model backend; every output "
-               "judged by the policy's validators\n\n",
+    fprintf(f,
+            "%zu synthetic requests, seed %llu, simulated model backend; every output "
+            "judged by the policy's validators\n\n",
             r->requests, (unsigned long long)r->seed);
     print_families(a, f);
     print_routes(a, f);
@@ -663,14 +663,13 @@ static json_t *families_json(const rr_demo_arm *a) {
     json_t *o = json_object();
     for (int k = 0; k < DEMO_NFAMILIES; k++) {
         size_t n = a->fam_n[k];
-        json_object_set_new(o, demo_family_name(k),
-                            json_pack("{s:I,s:o,s:o,s:o,s:f,s:o,s:o}", "requests", (json_int_t)n,
-                                      "answer_rate", ratio(a->fam_answer[k], n), "clarify_rate",
-                                      ratio(a->fam_clarify[k], n), "human_review_rate",
-                                      ratio(a->fam_human[k], n), "cost_per_request_usd",
-                                      n ? a->fam_cost[k] / (double)n : 0.0, "latency_p50_ms",
-                                      ms_or_null(a->fam_p50[k]), "latency_p95_ms",
-                                      ms_or_null(a->fam_p95[k])));
+        json_object_set_new(
+            o, demo_family_name(k),
+            json_pack("{s:I,s:o,s:o,s:o,s:f,s:o,s:o}", "requests", (json_int_t)n, "answer_rate",
+                      ratio(a->fam_answer[k], n), "clarify_rate", ratio(a->fam_clarify[k], n),
+                      "human_review_rate", ratio(a->fam_human[k], n), "cost_per_request_usd",
+                      n ? a->fam_cost[k] / (double)n : 0.0, "latency_p50_ms",
+                      ms_or_null(a->fam_p50[k]), "latency_p95_ms", ms_or_null(a->fam_p95[k])));
     }
     return o;
 }
@@ -691,21 +690,19 @@ static json_t *escalations_json(const rr_demo_report *r, const rr_demo_arm *a) {
     for (int t = 0; t < RR_DEMO_NTRIGGERS; t++) {
         if (!a->esc[t] && !a->retries[t])
             continue;
-        json_object_set_new(by, rr_demo_triggers[t],
-                            json_pack("{s:I,s:I,s:o,s:I,s:I,s:I}", "escalations",
-                                      (json_int_t)a->esc[t], "requests",
-                                      (json_int_t)a->esc_requests[t], "request_rate",
-                                      ratio(a->esc_requests[t], a->n), "to_model",
-                                      (json_int_t)(a->esc[t] - a->esc_terminal[t]), "to_terminal",
-                                      (json_int_t)a->esc_terminal[t], "retries",
-                                      (json_int_t)a->retries[t]));
+        json_object_set_new(
+            by, rr_demo_triggers[t],
+            json_pack("{s:I,s:I,s:o,s:I,s:I,s:I}", "escalations", (json_int_t)a->esc[t], "requests",
+                      (json_int_t)a->esc_requests[t], "request_rate",
+                      ratio(a->esc_requests[t], a->n), "to_model",
+                      (json_int_t)(a->esc[t] - a->esc_terminal[t]), "to_terminal",
+                      (json_int_t)a->esc_terminal[t], "retries", (json_int_t)a->retries[t]));
     }
-    return json_pack("{s:I,s:o,s:I,s:o,s:b,s:o}", "requests_escalated",
-                     (json_int_t)a->requests_escalated, "escalation_rate",
-                     ratio(a->requests_escalated, a->n), "requests_retried",
-                     (json_int_t)a->requests_retried, "retry_rate",
-                     ratio(a->requests_retried, a->n), "low_confidence_gated",
-                     r->low_confidence_gated, "by_trigger", by);
+    return json_pack(
+        "{s:I,s:o,s:I,s:o,s:b,s:o}", "requests_escalated", (json_int_t)a->requests_escalated,
+        "escalation_rate", ratio(a->requests_escalated, a->n), "requests_retried",
+        (json_int_t)a->requests_retried, "retry_rate", ratio(a->requests_retried, a->n),
+        "low_confidence_gated", r->low_confidence_gated, "by_trigger", by);
 }
 
 static json_t *structured_json(const rr_demo_arm *a) {
@@ -713,24 +710,24 @@ static json_t *structured_json(const rr_demo_arm *a) {
     for (size_t m = 0; m < a->nmodels; m++)
         if (a->json_outputs[m])
             json_object_set_new(by, a->model[m],
-                                json_pack("{s:I,s:I,s:o}", "outputs", (json_int_t)a->json_outputs[m],
-                                          "schema_valid", (json_int_t)a->json_schema_valid[m],
-                                          "rate", ratio(a->json_schema_valid[m], a->json_outputs[m])));
-    return json_pack("{s:I,s:I,s:I,s:I,s:o,s:o}", "extraction_requests",
-                     (json_int_t)a->extract_requests, "extraction_answered",
-                     (json_int_t)a->extract_accepted, "accepted_json",
-                     (json_int_t)a->json_accepted, "accepted_json_schema_valid",
-                     (json_int_t)a->json_accepted_schema_valid, "accepted_schema_valid_rate",
-                     ratio(a->json_accepted_schema_valid, a->json_accepted),
-                     "model_output_schema_valid", by);
+                                json_pack("{s:I,s:I,s:o}", "outputs",
+                                          (json_int_t)a->json_outputs[m], "schema_valid",
+                                          (json_int_t)a->json_schema_valid[m], "rate",
+                                          ratio(a->json_schema_valid[m], a->json_outputs[m])));
+    return json_pack(
+        "{s:I,s:I,s:I,s:I,s:o,s:o}", "extraction_requests", (json_int_t)a->extract_requests,
+        "extraction_answered", (json_int_t)a->extract_accepted, "accepted_json",
+        (json_int_t)a->json_accepted, "accepted_json_schema_valid",
+        (json_int_t)a->json_accepted_schema_valid, "accepted_schema_valid_rate",
+        ratio(a->json_accepted_schema_valid, a->json_accepted), "model_output_schema_valid", by);
 }
 
 static json_t *arm_json(const rr_demo_arm *a) {
     json_t *calls = json_object();
     for (size_t m = 0; m < a->nmodels; m++)
-        json_object_set_new(calls, a->model[m],
-                            json_pack("{s:I,s:f}", "calls", (json_int_t)a->calls[m], "cost_usd",
-                                      a->model_cost[m]));
+        json_object_set_new(
+            calls, a->model[m],
+            json_pack("{s:I,s:f}", "calls", (json_int_t)a->calls[m], "cost_usd", a->model_cost[m]));
     json_t *kinds = json_object();
     for (int k = 0; k < 5; k++)
         json_object_set_new(kinds, kind_names[k], json_integer((json_int_t)a->kinds[k]));
@@ -740,10 +737,10 @@ static json_t *arm_json(const rr_demo_arm *a) {
                      "gen_ai.usage.input_tokens", (json_int_t)a->input_tokens,
                      "gen_ai.usage.output_tokens", (json_int_t)a->output_tokens, "outcomes", kinds,
                      "answer_rate", ratio(a->kinds[0], a->n), "wrong_answer_rate",
-                     ratio(a->answers_flawed, a->n), "human_review_rate",
-                     ratio(a->kinds[3], a->n), "latency_p50_ms", ms_or_null(a->p50),
-                     "latency_p95_ms", ms_or_null(a->p95), "calls_by_model", calls,
-                     "extraction_answer_rate", ratio(a->extract_accepted, a->extract_requests));
+                     ratio(a->answers_flawed, a->n), "human_review_rate", ratio(a->kinds[3], a->n),
+                     "latency_p50_ms", ms_or_null(a->p50), "latency_p95_ms", ms_or_null(a->p95),
+                     "calls_by_model", calls, "extraction_answer_rate",
+                     ratio(a->extract_accepted, a->extract_requests));
 }
 
 int rr_demo_write_json(const rr_demo_report *r, FILE *f) {
@@ -751,12 +748,12 @@ int rr_demo_write_json(const rr_demo_report *r, FILE *f) {
     json_t *arms = json_array();
     for (size_t k = 0; k < r->narms; k++)
         json_array_append_new(arms, arm_json(&r->arm[k]));
-    json_t *doc = json_pack(
-        "{s:{s:s,s:s,s:s},s:I,s:I,s:o,s:o,s:o,s:o,s:o}", "policy", "name", r->policy, "version",
-        r->version, "fingerprint", r->fingerprint, "seed", (json_int_t)r->seed, "requests",
-        (json_int_t)r->requests, "families", families_json(a), "routes", routes_json(a),
-        "escalations", escalations_json(r, a), "structured_output", structured_json(a),
-        "strategies", arms);
+    json_t *doc =
+        json_pack("{s:{s:s,s:s,s:s},s:I,s:I,s:o,s:o,s:o,s:o,s:o}", "policy", "name", r->policy,
+                  "version", r->version, "fingerprint", r->fingerprint, "seed", (json_int_t)r->seed,
+                  "requests", (json_int_t)r->requests, "families", families_json(a), "routes",
+                  routes_json(a), "escalations", escalations_json(r, a), "structured_output",
+                  structured_json(a), "strategies", arms);
     if (!doc)
         return RR_ENOMEM;
     int rc = json_dumpf(doc, f, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) ? RR_EIO : RR_OK;

@@ -27,7 +27,8 @@ typedef struct rr_demo_options {
     int baselines;           /* also run always-<top> and always-<cheapest> (default 1) */
 } rr_demo_options;
 
-#define RR_DEMO_OPTIONS_INIT {42, 10000, NULL, NULL, 0, 1}
+#define RR_DEMO_OPTIONS_INIT                                                                       \
+    { 42, 10000, NULL, NULL, 0, 1 }
 
 #define RR_DEMO_MAX_ROUTES 64
 #define RR_DEMO_MAX_MODELS 16
@@ -37,12 +38,12 @@ extern const char *const rr_demo_triggers[RR_DEMO_NTRIGGERS];
 
 /* One pass of the workload through one policy. */
 typedef struct rr_demo_arm {
-    char name[48];       /* "routed", "always-premium", ... */
-    char forced[32];     /* the forced model, "" for the policy as written */
+    char name[48];   /* "routed", "always-premium", ... */
+    char forced[32]; /* the forced model, "" for the policy as written */
     size_t n;
-    double cost_usd;     /* total */
+    double cost_usd; /* total */
     int64_t input_tokens, output_tokens;
-    size_t kinds[5];     /* answer, clarify, defer, human_review, safe_failure */
+    size_t kinds[5];       /* answer, clarify, defer, human_review, safe_failure */
     size_t answers_flawed; /* accepted answers the simulator had made bad on purpose */
     size_t fam_n[DEMO_NFAMILIES];
     size_t fam_answer[DEMO_NFAMILIES], fam_human[DEMO_NFAMILIES], fam_clarify[DEMO_NFAMILIES];
@@ -77,7 +78,7 @@ typedef struct rr_demo_report {
     int low_confidence_gated; /* some model route of the policy has "min_confidence" */
     size_t narms;             /* 1 or 3: routed, always-<top>, always-<cheapest> */
     rr_demo_arm arm[3];
-    double seconds;           /* wall time, for stderr only: never in the report */
+    double seconds; /* wall time, for stderr only: never in the report */
 } rr_demo_report;
 
 /* Run the demo. Errors: RR_EINVAL (bad options), policy errors of rr_router_new (err

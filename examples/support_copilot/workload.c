@@ -68,14 +68,14 @@ static int pick_weighted(double u, const double *w, int n) {
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const family_names[DEMO_NFAMILIES] = {"faq", "troubleshoot", "extract",
-                                                          "draft_policy", "unknown"};
+                                                         "draft_policy", "unknown"};
 
 const char *demo_family_name(int f) {
     return f >= 0 && f < DEMO_NFAMILIES ? family_names[f] : "?";
 }
 
-const char *const demo_categories[6] = {"billing", "technical", "account",
-                                        "security", "legal", "other"};
+const char *const demo_categories[6] = {"billing",  "technical", "account",
+                                        "security", "legal",     "other"};
 const char *const demo_severities[4] = {"low", "medium", "high", "critical"};
 
 /* ---- knowledge base: each topic has the passage holding the answer and a related one
@@ -88,41 +88,68 @@ typedef struct {
 } kb_topic;
 
 static const kb_topic kb[] = {
-    {{"How do I reset my password?", "how can I reset my password", "Where do I reset the password of my account?"},
-     "To reset your password, open Settings and choose Security. Click Reset password and we email you a reset link that stays valid for 30 minutes.",
-     "Passwords must be at least 12 characters long. Administrators can require a password change for every member of the workspace."},
-    {{"How do I export my invoices?", "Can I export invoices as PDF?", "Where do I export past invoices?"},
-     "Invoices can be exported from Billing. Choose Export, pick CSV or PDF, and the file downloads at once.",
-     "Billing shows every invoice of the last 24 months. Invoices older than that are archived and sent on request."},
-    {{"How do I enable single sign-on?", "Does single sign-on work with Okta?", "How can I turn on single sign-on for my team?"},
-     "Single sign-on is available on the Enterprise plan. An administrator enables single sign-on under Settings, Authentication, by uploading the metadata of the identity provider.",
-     "Members who sign in with a password keep working while single sign-on is being set up. Guests never use single sign-on."},
-    {{"How can I add seats to my plan?", "How do I add more seats?", "Can owners add seats in the middle of the year?"},
-     "Owners add seats under Billing, Seats. New seats are prorated for the rest of the billing period.",
+    {{"How do I reset my password?", "how can I reset my password",
+      "Where do I reset the password of my account?"},
+     "To reset your password, open Settings and choose Security. Click Reset password and we email "
+     "you a reset link that stays valid for 30 minutes.",
+     "Passwords must be at least 12 characters long. Administrators can require a password change "
+     "for every member of the workspace."},
+    {{"How do I export my invoices?", "Can I export invoices as PDF?",
+      "Where do I export past invoices?"},
+     "Invoices can be exported from Billing. Choose Export, pick CSV or PDF, and the file "
+     "downloads at once.",
+     "Billing shows every invoice of the last 24 months. Invoices older than that are archived and "
+     "sent on request."},
+    {{"How do I enable single sign-on?", "Does single sign-on work with Okta?",
+      "How can I turn on single sign-on for my team?"},
+     "Single sign-on is available on the Enterprise plan. An administrator enables single sign-on "
+     "under Settings, Authentication, by uploading the metadata of the identity provider.",
+     "Members who sign in with a password keep working while single sign-on is being set up. "
+     "Guests never use single sign-on."},
+    {{"How can I add seats to my plan?", "How do I add more seats?",
+      "Can owners add seats in the middle of the year?"},
+     "Owners add seats under Billing, Seats. New seats are prorated for the rest of the billing "
+     "period.",
      "Each seat belongs to one member. Removing a member frees the seat for someone else."},
-    {{"What are the API rate limits?", "What is the rate limit of the API?", "How many API requests can I send per minute?"},
-     "The API allows 600 requests per minute per workspace. Requests over the limit receive status 429 with a Retry-After header.",
+    {{"What are the API rate limits?", "What is the rate limit of the API?",
+      "How many API requests can I send per minute?"},
+     "The API allows 600 requests per minute per workspace. Requests over the limit receive status "
+     "429 with a Retry-After header.",
      "API keys are created under Settings, Developers. Each key can be limited to read access."},
-    {{"How long do you keep deleted projects?", "Can I restore a deleted project?", "What happens to deleted projects?"},
-     "Deleted projects stay in the trash for 30 days. After 30 days they are removed for good and cannot be restored.",
+    {{"How long do you keep deleted projects?", "Can I restore a deleted project?",
+      "What happens to deleted projects?"},
+     "Deleted projects stay in the trash for 30 days. After 30 days they are removed for good and "
+     "cannot be restored.",
      "Archived projects are read-only and stay available until an owner deletes them."},
-    {{"How do I turn on two-factor authentication?", "How can I enable two-factor authentication?", "Where is two-factor authentication configured?"},
-     "Two-factor authentication is turned on under Settings, Security. Scan the code with an authenticator app and enter the six-digit code it shows.",
+    {{"How do I turn on two-factor authentication?", "How can I enable two-factor authentication?",
+      "Where is two-factor authentication configured?"},
+     "Two-factor authentication is turned on under Settings, Security. Scan the code with an "
+     "authenticator app and enter the six-digit code it shows.",
      "Administrators can see which members use two-factor authentication in the member list."},
-    {{"How do I set up webhooks?", "How can I configure webhooks for my workspace?", "Where do I add a webhook endpoint?"},
-     "Webhooks are configured under Settings, Integrations. Add the endpoint URL, choose the events to send, and each delivery is retried up to 5 times.",
+    {{"How do I set up webhooks?", "How can I configure webhooks for my workspace?",
+      "Where do I add a webhook endpoint?"},
+     "Webhooks are configured under Settings, Integrations. Add the endpoint URL, choose the "
+     "events to send, and each delivery is retried up to 5 times.",
      "Webhook payloads are signed with the secret shown once when the endpoint is created."},
-    {{"What is the pricing of the Team plan?", "How much does the Team plan cost?", "What does the Team plan cost per user?"},
-     "The Team plan costs 12 dollars per user per month, billed annually. With monthly billing the Team plan costs 15 dollars per user.",
+    {{"What is the pricing of the Team plan?", "How much does the Team plan cost?",
+      "What does the Team plan cost per user?"},
+     "The Team plan costs 12 dollars per user per month, billed annually. With monthly billing the "
+     "Team plan costs 15 dollars per user.",
      "Every plan includes unlimited projects. Discounts are available for nonprofits and schools."},
-    {{"Where can I download the mobile app?", "Is there a mobile app for Android?", "How do I install the mobile app?"},
-     "The mobile app is available on the App Store and Google Play. Sign in with the same email and password as on the web.",
+    {{"Where can I download the mobile app?", "Is there a mobile app for Android?",
+      "How do I install the mobile app?"},
+     "The mobile app is available on the App Store and Google Play. Sign in with the same email "
+     "and password as on the web.",
      "Notifications on the phone follow the settings chosen in the desktop app."},
-    {{"How do I change the time zone of my workspace?", "Can I change the workspace time zone?", "Where is the time zone setting?"},
-     "Administrators change the workspace time zone under Settings, General. Existing schedules keep their original time zone.",
+    {{"How do I change the time zone of my workspace?", "Can I change the workspace time zone?",
+      "Where is the time zone setting?"},
+     "Administrators change the workspace time zone under Settings, General. Existing schedules "
+     "keep their original time zone.",
      "Each member can also choose a personal time zone in the profile menu."},
-    {{"Can I import tasks from a spreadsheet?", "How do I import tasks from CSV?", "How can I import a spreadsheet of tasks?"},
-     "Tasks can be imported from a CSV spreadsheet under Projects, Import. Each row becomes a task and each column maps to a field.",
+    {{"Can I import tasks from a spreadsheet?", "How do I import tasks from CSV?",
+      "How can I import a spreadsheet of tasks?"},
+     "Tasks can be imported from a CSV spreadsheet under Projects, Import. Each row becomes a task "
+     "and each column maps to a field.",
      "Imports of more than 5000 rows run in the background and send an email when they finish."},
 };
 
@@ -136,23 +163,31 @@ static const policy_topic policy_kb[] = {
     {{"I want a refund for the duplicate charge on invoice %s.",
       "We were charged twice for invoice %s and need a refund before the end of the month.",
       "Please process a refund for invoice %s, the seats were never used."},
-     {"Duplicate charges are reversed to the original payment method within 10 business days after a billing review.",
-      "Refund requests for annual plans are reviewed by the billing team and answered within 3 business days."}},
-    {{"Our legal team asks whether the data processing addendum covers transfers under GDPR, see contract %s.",
+     {"Duplicate charges are reversed to the original payment method within 10 business days after "
+      "a billing review.",
+      "Refund requests for annual plans are reviewed by the billing team and answered within 3 "
+      "business days."}},
+    {{"Our legal team asks whether the data processing addendum covers transfers under GDPR, see "
+      "contract %s.",
       "Does your GDPR documentation cover our subprocessors? Our reference is %s.",
       "Our attorney needs the data retention terms for contract %s."},
-     {"The Data Processing Addendum covers transfers outside the European Union under the Standard Contractual Clauses.",
-      "Customer data is stored in the region chosen at signup, and workspaces in the European Union stay in Frankfurt."}},
+     {"The Data Processing Addendum covers transfers outside the European Union under the Standard "
+      "Contractual Clauses.",
+      "Customer data is stored in the region chosen at signup, and workspaces in the European "
+      "Union stay in Frankfurt."}},
     {{"We think there was a security incident: an unknown device accessed workspace %s last night.",
       "Possible data breach in workspace %s, a former employee still had access.",
       "We need a breach notification statement for workspace %s."},
      {"Suspected security incidents are triaged by the security team within 4 hours of the report.",
-      "Workspace owners can revoke every active session under Settings, Security, and review the audit log there."}},
+      "Workspace owners can revoke every active session under Settings, Security, and review the "
+      "audit log there."}},
     {{"We will file a chargeback unless invoice %s is corrected.",
       "Our lawyer says the lawsuit hold applies to workspace %s, please keep all data.",
       "A subpoena asks for records of workspace %s."},
-     {"Requests from courts and law enforcement are handled by the legal team and answered in writing.",
-      "Chargebacks are reviewed by the billing team, which contacts the account owner before any decision."}},
+     {"Requests from courts and law enforcement are handled by the legal team and answered in "
+      "writing.",
+      "Chargebacks are reviewed by the billing team, which contacts the account owner before any "
+      "decision."}},
 };
 
 static const char *const trouble_symptoms[] = {
@@ -167,30 +202,41 @@ static const char *const trouble_symptoms[] = {
 };
 
 static const char *const trouble_context[] = {
-    " since this morning.", " for the whole team.", ". We already cleared the cache.",
-    ". It worked fine last week.", " and our deadline is tomorrow.",
+    " since this morning.",
+    " for the whole team.",
+    ". We already cleared the cache.",
+    ". It worked fine last week.",
+    " and our deadline is tomorrow.",
 };
 
 static const char *const trouble_fixes[] = {
-    "Open Settings, Integrations and reconnect the calendar. The first sync after reconnecting can take ten minutes.",
-    "Export jobs now run in the background. Start the export again and wait for the email with the download link.",
-    "Update the desktop app to the latest version and reopen the board. Shared boards need version 4.2 or later.",
-    "Sign out on every device under Settings, Security and sign in again. Sessions now expire after 12 hours.",
-    "The endpoint returned status 500, so deliveries are retried for 24 hours. Fix the endpoint and use Redeliver for the failed events.",
-    "Reinstall the mobile app from the store and sign in again. The release fixed the crash on older phones.",
-    "Attachments are limited to 250 MB each. Compress the file or share it from cloud storage instead.",
-    "New hires must be assigned to the app in the identity provider. Assign them and ask them to sign in again.",
+    "Open Settings, Integrations and reconnect the calendar. The first sync after reconnecting can "
+    "take ten minutes.",
+    "Export jobs now run in the background. Start the export again and wait for the email with the "
+    "download link.",
+    "Update the desktop app to the latest version and reopen the board. Shared boards need version "
+    "4.2 or later.",
+    "Sign out on every device under Settings, Security and sign in again. Sessions now expire "
+    "after 12 hours.",
+    "The endpoint returned status 500, so deliveries are retried for 24 hours. Fix the endpoint "
+    "and use Redeliver for the failed events.",
+    "Reinstall the mobile app from the store and sign in again. The release fixed the crash on "
+    "older phones.",
+    "Attachments are limited to 250 MB each. Compress the file or share it from cloud storage "
+    "instead.",
+    "New hires must be assigned to the app in the identity provider. Assign them and ask them to "
+    "sign in again.",
 };
 
-static const char *const people[] = {"Ana Lopez", "Tom Berg", "Priya Nair", "Jonas Weber",
-                                     "Mei Chen", "Omar Haddad", "Sara Rossi", "Luis Moreno"};
-static const char *const people_mail[] = {"ana.lopez", "tom.berg", "priya.nair", "jonas.weber",
-                                          "mei.chen", "omar.haddad", "sara.rossi", "luis.moreno"};
+static const char *const people[] = {"Ana Lopez", "Tom Berg",    "Priya Nair", "Jonas Weber",
+                                     "Mei Chen",  "Omar Haddad", "Sara Rossi", "Luis Moreno"};
+static const char *const people_mail[] = {"ana.lopez", "tom.berg",    "priya.nair", "jonas.weber",
+                                          "mei.chen",  "omar.haddad", "sara.rossi", "luis.moreno"};
 static const char *const companies[] = {"acme.io", "northwind.example", "globex.example",
                                         "initech.example"};
 
-static const char *const unknown_short[] = {"hi", "hello", "thanks", "help", "ok thanks",
-                                            "good morning", "hey there"};
+static const char *const unknown_short[] = {"hi",        "hello",        "thanks",   "help",
+                                            "ok thanks", "good morning", "hey there"};
 static const char *const unknown_long[] = {
     "I would like to speak with someone about our account manager.",
     "Please forward this to the sales team for our renewal next quarter.",
@@ -218,7 +264,6 @@ static void add_ev(demo_request *r, const char *text, double score, int id) {
     e->text = text;
     e->score = score;
 }
-
 
 /* A topic other than `t`, distinct for each i < n - 1. */
 static size_t other_topic(size_t t, size_t i, size_t off, size_t n) {
@@ -264,8 +309,7 @@ static void gen_troubleshoot(demo_request *r, rng *g) {
             rr_buf_printf(b, " My login is %s@%s.", people_mail[p],
                           companies[rpick(g, COUNT(companies))]);
         else
-            rr_buf_printf(b, " Please call me back at +1 415 555 01%02u.",
-                          (unsigned)rpick(g, 100));
+            rr_buf_printf(b, " Please call me back at +1 415 555 01%02u.", (unsigned)rpick(g, 100));
     }
     double u = runif(g);
     if (u < 0.14) {
@@ -273,16 +317,18 @@ static void gen_troubleshoot(demo_request *r, rng *g) {
         rr_buf_puts(b, " Here is what the log says:\n");
         unsigned day = 1 + (unsigned)rpick(g, 28);
         for (unsigned i = 0; i < 26; i++)
-            rr_buf_printf(b, "2024-05-%02uT10:%02u:%02uZ worker-%u upstream returned 502 for feed "
-                             "cal-%04u after 30000 ms\n",
+            rr_buf_printf(b,
+                          "2024-05-%02uT10:%02u:%02uZ worker-%u upstream returned 502 for feed "
+                          "cal-%04u after 30000 ms\n",
                           day, i, (unsigned)rpick(g, 60), (unsigned)rpick(g, 8),
                           (unsigned)rpick(g, 10000));
     } else if (u < 0.28) {
         r->hard = 1; /* many systems and people involved */
-        rr_buf_printf(b, " Affected: workspace ACME-EU, projects PRJ-%04u and PRJ-%04u, boards "
-                         "BRD-11 and BRD-12, members %s and %s, integration Salesforce.",
-                      (unsigned)rpick(g, 10000), (unsigned)rpick(g, 10000),
-                      people[rpick(g, 4)], people[4 + rpick(g, 4)]);
+        rr_buf_printf(b,
+                      " Affected: workspace ACME-EU, projects PRJ-%04u and PRJ-%04u, boards "
+                      "BRD-11 and BRD-12, members %s and %s, integration Salesforce.",
+                      (unsigned)rpick(g, 10000), (unsigned)rpick(g, 10000), people[rpick(g, 4)],
+                      people[4 + rpick(g, 4)]);
     }
 }
 
@@ -372,8 +418,9 @@ static void gen_extract(demo_request *r, rng *g) {
     if (runif(g) < 0.06) {
         r->hard = 1; /* a long quoted thread */
         for (int i = 0; i < 70; i++)
-            rr_buf_printf(b, "> On 2024-04-%02d the support team wrote: we are looking into it "
-                             "and will get back to you with an update soon.\n",
+            rr_buf_printf(b,
+                          "> On 2024-04-%02d the support team wrote: we are looking into it "
+                          "and will get back to you with an update soon.\n",
                           1 + i % 28);
     }
     rr_buf_printf(b, "Thanks,\n%s, customer %s\n", people[p], r->customer_id);
@@ -384,7 +431,9 @@ static void gen_draft(demo_request *r, rng *g) {
     r->topic = (int)t;
     const policy_topic *pt = &policy_kb[t];
     rr_buf_printf(&r->text, pt->requests[rpick(g, 3)],
-                  t == 0 ? "INV-20931" : t == 1 ? "CTR-2231" : "WS-4417");
+                  t == 0   ? "INV-20931"
+                  : t == 1 ? "CTR-2231"
+                           : "WS-4417");
     r->retrieval = 1;
     double top = 0.78 + 0.14 * runif(g);
     add_ev(r, pt->passages[0], top, 500 + (int)t * 10);
@@ -427,11 +476,21 @@ int demo_request_generate(demo_request *r, uint64_t seed, size_t index) {
         r->allowed_categories = "billing,technical,account,security,legal";
     gen_ticket(r, &g); /* every request has a ticket a JSON route could extract */
     switch (r->family) {
-    case DEMO_FAQ: gen_faq(r, &g); break;
-    case DEMO_TROUBLESHOOT: gen_troubleshoot(r, &g); break;
-    case DEMO_EXTRACT: gen_extract(r, &g); break;
-    case DEMO_DRAFT_POLICY: gen_draft(r, &g); break;
-    default: gen_unknown(r, &g); break;
+    case DEMO_FAQ:
+        gen_faq(r, &g);
+        break;
+    case DEMO_TROUBLESHOOT:
+        gen_troubleshoot(r, &g);
+        break;
+    case DEMO_EXTRACT:
+        gen_extract(r, &g);
+        break;
+    case DEMO_DRAFT_POLICY:
+        gen_draft(r, &g);
+        break;
+    default:
+        gen_unknown(r, &g);
+        break;
     }
     return r->text.oom ? RR_ENOMEM : RR_OK;
 }
@@ -502,11 +561,11 @@ static const double skill[DEMO_NFAMILIES][2][3] = {
 
 enum {
     F_OK,
-    F_CITE_NUM,    /* "[7]" with three passages */
-    F_CITE_DOC,    /* "[doc:kb-9xx]" that was never retrieved */
-    F_HALLUCINATE, /* fluent, cited, and about something else */
+    F_CITE_NUM,      /* "[7]" with three passages */
+    F_CITE_DOC,      /* "[doc:kb-9xx]" that was never retrieved */
+    F_HALLUCINATE,   /* fluent, cited, and about something else */
     F_WRONG_PASSAGE, /* faithfully cites a retrieved passage that does not answer it */
-    F_LEAK,        /* someone else's contact details */
+    F_LEAK,          /* someone else's contact details */
     F_REFUSAL,
     F_LOWCONF,
     F_COMMIT,  /* promises a refund or an outcome */
@@ -595,8 +654,9 @@ static void trouble_answer(demo_backend *b, const demo_request *r, int mode, rng
     rr_buf_puts(o, trouble_fixes[(size_t)r->topic % COUNT(trouble_fixes)]);
     if (mode == F_LEAK) {
         size_t p = rpick(g, COUNT(people));
-        rr_buf_printf(o, " The account owner is %s (%s@%s, +1 415 555 01%02u) and can approve "
-                         "the change.",
+        rr_buf_printf(o,
+                      " The account owner is %s (%s@%s, +1 415 555 01%02u) and can approve "
+                      "the change.",
                       people[p], people_mail[p], companies[rpick(g, COUNT(companies))],
                       (unsigned)rpick(g, 100));
     }
@@ -667,7 +727,7 @@ static void ticket_json(rr_buf *o, const demo_request *r, const ticket_twist *tw
     if (tw->needs_human != -2)
         rr_buf_printf(o, ",\"needs_human\":%s",
                       (tw->needs_human == -1 ? t->needs_human : tw->needs_human) ? "true"
-                                                                                  : "false");
+                                                                                 : "false");
     rr_buf_puts(o, ",\"mentioned_dates\":[");
     rr_buf_json_str(o, tw->date ? tw->date : t->date, strlen(tw->date ? tw->date : t->date));
     rr_buf_putc(o, ']');
@@ -696,11 +756,21 @@ static void ticket_json(rr_buf *o, const demo_request *r, const ticket_twist *tw
 /* A schema violation of the kind small models make. */
 static void schema_twist(ticket_twist *tw, rng *g) {
     switch (rpick(g, 5)) {
-    case 0: tw->severity = "urgent"; break;
-    case 1: tw->needs_human = -2; break;
-    case 2: tw->date = "May 3"; break;
-    case 3: tw->extra_property = 1; break;
-    default: tw->customer = "cus_1042"; break;
+    case 0:
+        tw->severity = "urgent";
+        break;
+    case 1:
+        tw->needs_human = -2;
+        break;
+    case 2:
+        tw->date = "May 3";
+        break;
+    case 3:
+        tw->extra_property = 1;
+        break;
+    default:
+        tw->customer = "cus_1042";
+        break;
     }
 }
 
@@ -718,16 +788,23 @@ static int semantic_twist(const demo_request *r, ticket_twist *tw, rng *g) {
     if (!n)
         return 0;
     switch (options[rpick(g, (size_t)n)]) {
-    case 0: tw->customer = r->other_customer; break;
-    case 1: tw->total_delta = 10; break;
-    case 2: tw->needs_human = 0; break;
-    default: tw->category = "other"; break;
+    case 0:
+        tw->customer = r->other_customer;
+        break;
+    case 1:
+        tw->total_delta = 10;
+        break;
+    case 2:
+        tw->needs_human = 0;
+        break;
+    default:
+        tw->category = "other";
+        break;
     }
     return 1;
 }
 
-static void extraction(demo_backend *b, const demo_request *r, int mode, int constrained,
-                       rng *g) {
+static void extraction(demo_backend *b, const demo_request *r, int mode, int constrained, rng *g) {
     rr_buf *o = &b->out;
     ticket_twist tw = {NULL, NULL, NULL, NULL, -1, 0, 0};
     /* With nothing semantic to get wrong, a free model breaks the schema instead and a
@@ -874,9 +951,8 @@ typedef struct {
 } tool_profile;
 
 static const tool_profile tool_profiles[] = {
-    {"retrieval", 35, 0, 0, 0},         {"rerank", 60, 0, 0, 0},
-    {"crm", 120, 0.012, 0.004, 0},      {"tickets", 90, 0, 0.008, 0},
-    {"logs", 320, 0, 0, 0.01},          {"policy_kb", 45, 0, 0, 0},
+    {"retrieval", 35, 0, 0, 0},   {"rerank", 60, 0, 0, 0},   {"crm", 120, 0.012, 0.004, 0},
+    {"tickets", 90, 0, 0.008, 0}, {"logs", 320, 0, 0, 0.01}, {"policy_kb", 45, 0, 0, 0},
 };
 
 int demo_call_tool(void *ud, const rr_tool_call *c, rr_tool_result *res) {

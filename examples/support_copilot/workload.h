@@ -13,17 +13,10 @@
 #ifndef RR_DEMO_WORKLOAD_H
 #define RR_DEMO_WORKLOAD_H
 
-#include "routeright.h"
 #include "base.h"
+#include "routeright.h"
 
-enum {
-    DEMO_FAQ,
-    DEMO_TROUBLESHOOT,
-    DEMO_EXTRACT,
-    DEMO_DRAFT_POLICY,
-    DEMO_UNKNOWN,
-    DEMO_NFAMILIES
-};
+enum { DEMO_FAQ, DEMO_TROUBLESHOOT, DEMO_EXTRACT, DEMO_DRAFT_POLICY, DEMO_UNKNOWN, DEMO_NFAMILIES };
 
 /* "faq", "troubleshoot", "extract", "draft_policy", "unknown". */
 const char *demo_family_name(int family);
@@ -38,7 +31,7 @@ typedef struct demo_evidence {
 
 /* What the email that an extraction reads says: the ticket a perfect model returns. */
 typedef struct demo_ticket {
-    int category;  /* index into the schema's category enum */
+    int category; /* index into the schema's category enum */
     int severity;
     int needs_human;
     char subject[96];
@@ -52,7 +45,7 @@ typedef struct demo_ticket {
 
 typedef struct demo_request {
     size_t index;
-    uint64_t key;      /* per-request hash seed */
+    uint64_t key; /* per-request hash seed */
     int family;
     double difficulty; /* latent, uniform in [0, 1) */
     int retrieval;     /* FAQ and policy drafting: 1 strong, 2 weak, 0 no evidence */
@@ -63,8 +56,8 @@ typedef struct demo_request {
     const char *channel;
     const char *output_format; /* NULL = attribute left unset */
     int authenticated;
-    char customer_id[16];      /* "" when anonymous */
-    char other_customer[16];   /* someone else's id, for wrong-customer extractions */
+    char customer_id[16];           /* "" when anonymous */
+    char other_customer[16];        /* someone else's id, for wrong-customer extractions */
     const char *allowed_categories; /* NULL = attribute left unset */
     demo_ticket ticket;
     size_t nev;
@@ -89,8 +82,8 @@ typedef struct demo_backend {
     char model_id[16][32];
     int model_tier[16];
     int last_flawed; /* the last output was made bad on purpose (the simulator's secret) */
-    rr_buf out;  /* the last model output; valid until the next call */
-    rr_buf tool; /* the last tool output */
+    rr_buf out;      /* the last model output; valid until the next call */
+    rr_buf tool;     /* the last tool output */
     rr_buf tmp;
 } demo_backend;
 
