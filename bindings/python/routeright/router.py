@@ -318,6 +318,7 @@ class Router:
         self._scratches: "weakref.WeakSet[_Scratch]" = weakref.WeakSet()
         self._live: "weakref.WeakSet[Decision]" = weakref.WeakSet()
         self._pool: List[int] = []
+        self._keys: Dict[Any, bytes] = {}
         opts = _options(max_text_bytes, regex_match_limit, regex_depth_limit, base_dir)
         optp = ctypes.byref(opts) if opts is not None else None
         err = RRError()
@@ -499,9 +500,20 @@ class Router:
 
     # -- routing ------------------------------------------------------------------------
 
+    def _key(self, k: Any) -> bytes:
+        """Attribute names repeat: encode and check each once per router."""
+        kb = self._keys.get(k)
+        if kb is None:
+            kb = _cstr(k, "attribute name")
+            if len(self._keys) < 4096:
+                self._keys[k] = kb
+        return kb
+
     def _fill(self, s: _Scratch, text: Union[str, bytes], attrs: Optional[Mapping[str, AttrValue]],
               evidence: Optional[Iterable[Evidence]], conversation_id: Optional[str],
               last_tier: int = 0) -> None:
+        # The hot path: exact-type checks first (isinstance against ABCs is slow), and
+        # error messages are built only when there is an error.
         L, q = _L, s.req
         L.rr_request_reset(q)
         b = _utf8(text, "text")
@@ -510,30 +522,38 @@ class Router:
             raise error_from(rc, None, "request")
         if attrs:
             for k, v in attrs.items():
-                kb = _cstr(k, "attribute name")
-                if isinstance(v, bool):
+                kb = self._key(k)
+                t = type(v)
+                if t is str:
+                    vb = _cstr(v, "attribute value")
+                    rc = L.rr_request_set_attr(q, kb, vb)
+                elif t is bool:
                     rc = L.rr_request_set_bool(q, kb, 1 if v else 0)
-                elif isinstance(v, (int, float)):
+                elif t is float:
+                    rc = L.rr_request_set_num(q, kb, v)
+                elif t is int:
                     rc = L.rr_request_set_num(q, kb, float(v))
-                elif isinstance(v, (str, bytes)):
-                    rc = L.rr_request_set_attr(q, kb, _cstr(v, f"attribute {k!r}"))
                 else:
-                    raise TypeError(f"attribute {k!r}: must be str, bool, int or float, "
-                                    f"not {type(v).__name__}")
+                    rc = self._set_other(q, k, kb, v)
                 if rc:
-                    raise RequestError(rc, f"attribute {k!r}: "
-                                       + L.rr_strerror(rc).decode())
+                    raise RequestError(rc, f"attribute {k!r}: " + L.rr_strerror(rc).decode())
         if evidence:
             for i, e in enumerate(evidence):
-                if isinstance(e, Mapping):
+                t = type(e)
+                if t is tuple:
+                    eid, et, sc = e
+                elif t is dict or isinstance(e, Mapping):
                     eid, et, sc = e.get("id", ""), e.get("text", ""), e.get("score", 0.0)
                 else:
                     eid, et, sc = e
-                tb = _utf8(et, f"evidence[{i}].text")
-                rc = L.rr_request_add_evidence(q, _cstr(eid, f"evidence[{i}].id"), tb,
-                                               len(tb), float(sc))
+                tb = _utf8(et, "evidence text")
+                idb = _utf8(eid, "evidence id")
+                if b"\0" in idb:
+                    raise RequestError(-1, f"evidence[{i}].id contains a NUL byte")
+                rc = L.rr_request_add_evidence(q, idb, tb, len(tb), float(sc))
                 if rc:
-                    raise RequestError(rc, f"evidence[{i}]: " + L.rr_strerror(rc).decode())
+                    raise RequestError(rc, f"evidence[{i}] ({eid!r}): "
+                                       + L.rr_strerror(rc).decode())
         if conversation_id is not None:
             rc = L.rr_request_set_conversation(q, _cstr(conversation_id, "conversation_id"))
             if rc:
@@ -543,6 +563,18 @@ class Router:
             rc = L.rr_request_set_last_tier(q, int(last_tier))
             if rc:
                 raise RequestError(rc, f"last_tier {last_tier}: " + L.rr_strerror(rc).decode())
+
+    @staticmethod
+    def _set_other(q: int, k: Any, kb: bytes, v: Any) -> int:
+        """Attribute values of other types: bytes, and subclasses of bool / int / float."""
+        if isinstance(v, bool):
+            return _L.rr_request_set_bool(q, kb, 1 if v else 0)
+        if isinstance(v, (int, float)):
+            return _L.rr_request_set_num(q, kb, float(v))
+        if isinstance(v, (str, bytes)):
+            return _L.rr_request_set_attr(q, kb, _cstr(v, f"attribute {k!r}"))
+        raise TypeError(f"attribute {k!r}: must be str, bool, int or float, "
+                        f"not {type(v).__name__}")
 
     def route(self, text: Union[str, bytes], attrs: Optional[Mapping[str, AttrValue]] = None,
               evidence: Optional[Iterable[Evidence]] = None,
