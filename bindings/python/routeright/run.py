@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Union
 
 from . import _lib
 from ._lib import (CALL_MODEL_FN, CALL_TOOL_FN, NOW_NS_FN, ON_EVENT_FN, CallbacksC,
-                   ModelCallC, ModelResultC, ToolCallC, ToolResultC, lib as _L)
+                   ModelCallC, lib as _L)
 from .errors import CallbackError, error_from
 
 __all__ = ["ModelCall", "ModelResult", "ToolCall", "ToolResult", "Retriable", "Abort",
