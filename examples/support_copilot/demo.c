@@ -383,8 +383,10 @@ static int run_arm(run_ctx *c, const rr_router *router, rr_demo_arm *arm, arm_ac
     for (size_t i = 0; i < c->policy->nroutes; i++) /* the policy's order */
         arm_route(arm, c->policy->route[i]);
     int rc = setup_backend(c->policy, &be);
-    if (rc == RR_OK)
-        rc = rr_request_new(&q, NULL);
+    if (rc != RR_OK)
+        rr_err(err, rc, "the demo simulates at most 16 models with ids under 32 bytes");
+    else if ((rc = rr_request_new(&q, NULL)) != RR_OK)
+        rr_err(err, rc, "out of memory");
     for (size_t i = 0; i < o->requests && rc == RR_OK; i++) {
         if ((rc = demo_request_generate(&req, o->seed, i)) != RR_OK ||
             (rc = demo_request_apply(&req, q)) != RR_OK) {
