@@ -146,6 +146,18 @@ class LifetimeTest(unittest.TestCase):
         self.assertEqual(half.model, half_model)
         self.assertEqual(half.record["gen_ai.request.model"], half_model)
 
+    def test_a_routing_loop_reuses_its_c_objects(self):
+        # After warm-up no rr_request or rr_decision is created: the same few C objects
+        # serve every call (two decisions, since the previous one is alive during a call).
+        with Router.default() as r:
+            seen = set()
+            for i in range(1000):
+                d = r.route(**(FAQ if i % 2 else TICKET))
+                seen.add(d._d)
+                d.record_json
+            self.assertLessEqual(len(seen), 2)
+            self.assertEqual(len(r._scratches), 1)
+
     def test_dropped_decisions_are_reused_not_leaked(self):
         with Router(TINY_POLICY) as r:
             for _ in range(200):
