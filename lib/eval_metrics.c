@@ -190,3 +190,103 @@ int rr_cls_summarise(const int32_t *truth, const int32_t *pred, size_t n, uint32
     rr_free(a, tp);
     return RR_OK;
 }
+
+typedef struct xy {
+    double x, y;
+} xy;
+
+static int cmp_xy(const void *a, const void *b) {
+    const xy *p = a, *q = b;
+    if (p->x != q->x)
+        return p->x < q->x ? -1 : 1;
+    return p->y > q->y ? -1 : p->y < q->y; /* equal x: best first */
+}
+
+int rr_route_curve_points(const double *x, const double *q, size_t n, double q_weak,
+                          double q_strong, const rr_alloc *a, rr_route_curve *out,
+                          rr_error *err) {
+    if (q_weak == q_strong)
+        return rr_err(err, RR_EDATA, "routing curve: both models are equally accurate (%.4f), "
+                      "so performance gap recovered is undefined", q_weak);
+    xy *p = rr_malloc(a, (n + 2) * sizeof *p);
+    if (!p)
+        return rr_err(err, RR_ENOMEM, "out of memory");
+    size_t m = 0;
+    p[m++] = (xy){0, 0};
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i]) && isfinite(q[i]))
+            p[m++] = (xy){x[i] < 0 ? 0 : x[i] > 1 ? 1 : x[i],
+                          (q[i] - q_weak) / (q_strong - q_weak)};
+    p[m++] = (xy){1, 1};
+    qsort(p, m, sizeof *p, cmp_xy);
+    /* Equal shares: average them, so a flat stretch of a sweep counts once. */
+    size_t k = 0;
+    for (size_t i = 0; i < m;) {
+        size_t j = i;
+        double s = 0;
+        for (; j < m && p[j].x == p[i].x; j++)
+            s += p[j].y;
+        p[k++] = (xy){p[i].x, s / (double)(j - i)};
+        i = j;
+    }
+    double area = 0, *xs = rr_malloc(a, k * sizeof *xs), *ps = rr_malloc(a, k * sizeof *ps);
+    if (!xs || !ps) {
+        rr_free(a, p), rr_free(a, xs), rr_free(a, ps);
+        return rr_err(err, RR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < k; i++) {
+        xs[i] = p[i].x, ps[i] = p[i].y;
+        if (i)
+            area += (xs[i] - xs[i - 1]) * (ps[i] + ps[i - 1]) / 2;
+    }
+    out->q_weak = q_weak;
+    out->q_strong = q_strong;
+    out->apgr = area;
+    out->cpt50 = cpt_on(xs, ps, k, 0.5);
+    out->cpt80 = cpt_on(xs, ps, k, 0.8);
+    rr_free(a, p), rr_free(a, xs), rr_free(a, ps);
+    return RR_OK;
+}
+
+static double cross(xy o, xy a, xy b) {
+    return (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x);
+}
+
+double rr_aiq(const double *cost, const double *quality, size_t n, const rr_alloc *a) {
+    if (!n)
+        return NAN;
+    xy *p = rr_malloc(a, n * sizeof *p);
+    if (!p)
+        return NAN;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(cost[i]) && isfinite(quality[i]))
+            p[m++] = (xy){cost[i], quality[i]};
+    if (!m) {
+        rr_free(a, p);
+        return NAN;
+    }
+    qsort(p, m, sizeof *p, cmp_xy);
+    double lo = p[0].x, hi = p[m - 1].x;
+    /* Upper hull, left to right (monotone chain), one point per cost. */
+    size_t h = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (h && p[i].x == p[h - 1].x)
+            continue;
+        while (h >= 2 && cross(p[h - 2], p[h - 1], p[i]) >= 0)
+            h--;
+        p[h++] = p[i];
+    }
+    /* Non-decreasing: past the best vertex the hull stays flat at the best quality. */
+    size_t best = 0;
+    for (size_t i = 1; i < h; i++)
+        if (p[i].y > p[best].y)
+            best = i;
+    double area = 0;
+    for (size_t i = 1; i <= best; i++)
+        area += (p[i].x - p[i - 1].x) * (p[i].y + p[i - 1].y) / 2;
+    area += (hi - p[best].x) * p[best].y;
+    double r = hi > lo ? area / (hi - lo) : p[best].y;
+    rr_free(a, p);
+    return r;
+}

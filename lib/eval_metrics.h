@@ -35,6 +35,22 @@ int rr_route_curve_compute(const double *score, const uint8_t *weak_ok, const ui
 double rr_route_cpt(const double *score, const uint8_t *weak_ok, const uint8_t *strong_ok,
                     size_t n, double p, const rr_alloc *a);
 
+/* The same curve from measured operating points, as RouteLLM computes it for a router's
+ * threshold sweep: x[i] the share of calls sent to the strong model, q[i] the mean
+ * quality there. The endpoints (0, q_weak) and (1, q_strong) are added, points are sorted
+ * by x (equal x: the mean of their PGRs) and PGR is linear in between. RR_EDATA when
+ * q_weak == q_strong, RR_ENOMEM. */
+int rr_route_curve_points(const double *x, const double *q, size_t n, double q_weak,
+                          double q_strong, const rr_alloc *a, rr_route_curve *out,
+                          rr_error *err);
+
+/* RouterBench's AIQ of cost-quality points: the mean, over the cost range
+ * [min cost, max cost], of the non-decreasing upper convex hull of the points (any two
+ * routers can be mixed at random, and spending more need not lower quality). The hull
+ * at a cost c is the best quality any mixture reaches at cost <= c. When every point has
+ * the same cost it is the best quality. NaN when n == 0 or on RR_ENOMEM. */
+double rr_aiq(const double *cost, const double *quality, size_t n, const rr_alloc *a);
+
 /* Classification summary over labels 0..k-1; a prediction of -1 ("unknown") is wrong for
  * every in-scope truth. macro_f1 averages F1 over labels that occur in the truth or the
  * predictions. */
