@@ -1,10 +1,12 @@
 """Router and Decision over the C API.
 
 A Router owns one immutable rr_router. Each thread that routes through it gets its own
-rr_request and rr_decision (kept in a threading.local and reused), so after a thread's
-first call routing allocates nothing in C. The C objects are freed deterministically by
-close() / the context manager, when a thread that used them ends, or by __del__ as a
-backstop.
+rr_request (kept in a threading.local and reused). Decisions come from a small per-router
+pool rather than one per thread, because a Decision must stay valid after the next call
+(a loop still holds the previous one while it routes): a dropped Decision returns its
+rr_decision to the pool, so a routing loop cycles through two of them and, after warm-up,
+allocates nothing in C. Everything is freed deterministically by close() / the context
+manager (a request also when its thread ends), with __del__ only as a backstop.
 """
 from __future__ import annotations
 
