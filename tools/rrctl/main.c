@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd_train.h"
+#include "cmd_eval.h"
 
 void rrctl_print_error(const char *what, const rr_error *err) {
     fprintf(stderr, "rrctl: %s: %s [%s]", what, err->message[0] ? err->message : rr_strerror(err->code),
@@ -47,6 +48,12 @@ static const struct {
     {"train", rrctl_cmd_train, "train a task or strong/weak classifier from JSONL or CSV"},
     {"classify", rrctl_cmd_classify, "classify JSONL requests with a trained model"},
     {"eval-classifier", rrctl_cmd_eval_classifier, "accuracy, macro-F1, ECE, out-of-scope recall"},
+    {"replay", rrctl_cmd_replay, "replay recorded outcomes (JSONL) through a policy: metrics, report"},
+    {"sweep", rrctl_cmd_sweep, "replay over a range of one threshold: cost-quality table, SVG"},
+    {"calibrate", rrctl_cmd_calibrate, "choose thresholds that meet objectives at least cost"},
+    {"compare", rrctl_cmd_compare, "two policies on the same data: deltas with CIs, route changes"},
+    {"merge", rrctl_cmd_merge, "merge `replay --partial` aggregates (one per shard)"},
+    {"import", rrctl_cmd_import, "RouteLLM / RouterBench CSV -> replay JSONL"},
 };
 
 static void usage(FILE *f) {
