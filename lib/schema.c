@@ -2198,6 +2198,25 @@ typedef struct vctx {
 #define KW(kp_, name)                                                                              \
     { (kp_), (name), sizeof(name) - 1 }
 
+#define HAS_ZERO_BYTE(v) (((v)-0x0101010101010101ull) & ~(v)&0x8080808080808080ull)
+#define HAS_BYTE(v, b) HAS_ZERO_BYTE((v) ^ (0x0101010101010101ull * (uint8_t)(b)))
+
+/* Bytes of s that JSON pointers escape ('~' and '/'), eight at a time: keys rarely have any. */
+static size_t count_escapes(const char *s, size_t n) {
+    size_t c = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (!HAS_BYTE(w, '~') && !HAS_BYTE(w, '/'))
+            continue;
+        for (size_t k = 0; k < 8; k++)
+            c += s[i + k] == '~' || s[i + k] == '/';
+    }
+    for (; i < n; i++)
+        c += s[i] == '~' || s[i] == '/';
+    return c;
+}
+
 static size_t seg_len(const path *p) {
     if (!p->s) {
         size_t n = 1;
@@ -2205,39 +2224,46 @@ static size_t seg_len(const path *p) {
             n++;
         return n;
     }
-    size_t n = p->len;
-    for (size_t i = 0; i < p->len; i++)
-        n += p->s[i] == '~' || p->s[i] == '/';
-    return n;
+    return p->len + count_escapes(p->s, p->len);
 }
 
-/* Append the JSON pointer of `p` to `b`, writing segments back to front. */
-static void render(rr_buf *b, const path *p) {
-    size_t total = 0;
-    for (const path *q = p; q; q = q->up)
-        total += 1 + seg_len(q);
-    if (!rr_buf_reserve(b, total))
-        return;
-    size_t end = b->len + total;
-    for (const path *q = p; q; q = q->up) {
-        size_t n = seg_len(q);
-        char *w = b->p + end - n;
-        if (!q->s) {
-            size_t x = q->len;
-            for (size_t i = n; i-- > 0; x /= 10)
-                w[i] = (char)('0' + x % 10);
-        } else {
-            for (size_t i = 0; i < q->len; i++) {
-                char ch = q->s[i];
-                if (ch == '~' || ch == '/') {
-                    *w++ = '~';
-                    *w++ = ch == '~' ? '0' : '1';
-                } else {
-                    *w++ = ch;
-                }
+static void put_seg(char *w, const path *q, size_t n) {
+    if (!q->s) {
+        size_t x = q->len;
+        for (size_t i = n; i-- > 0; x /= 10)
+            w[i] = (char)('0' + x % 10);
+    } else if (n == q->len) {
+        memcpy(w, q->s, n);
+    } else {
+        for (size_t i = 0; i < q->len; i++) {
+            char ch = q->s[i];
+            if (ch == '~' || ch == '/') {
+                *w++ = '~';
+                *w++ = ch == '~' ? '0' : '1';
+            } else {
+                *w++ = ch;
             }
         }
+    }
+}
+
+/* Append the JSON pointer of `p` to `b`, writing segments back to front. Segment lengths
+ * are measured once (up to 64 levels; deeper paths measure again while writing). */
+static void render(rr_buf *b, const path *p) {
+    size_t lens[64], depth = 0, total = 0;
+    for (const path *q = p; q; q = q->up, depth++) {
+        size_t n = seg_len(q);
+        if (depth < 64)
+            lens[depth] = n;
+        total += 1 + n;
+    }
+    if (!rr_buf_reserve(b, total))
+        return;
+    size_t end = b->len + total, k = 0;
+    for (const path *q = p; q; q = q->up, k++) {
+        size_t n = k < 64 ? lens[k] : seg_len(q);
         end -= n;
+        put_seg(b->p + end, q, n);
         b->p[--end] = '/';
     }
     b->len += total;
