@@ -1,23 +1,34 @@
-/* Feature extraction: one hand-written pass over the text that counts words, numbers,
- * entities and lines, and finds PII candidates cheaply (an '@', a run of digits, a hex word
- * before ':', two capitals and two digits), validating only there. Every candidate scan is
- * bounded (RFC length limits, at most 15..34 digits or characters) or never revisits bytes
- * (claimed / cluster_end markers), so the whole pass is linear in the text length.
+/* Feature extraction over request text: counts, entities and PII detections in one pass.
+ *
+ * How it stays fast. The text is read in 64-byte blocks. SIMD compares turn each block into
+ * 64-bit masks (one bit per byte: word byte, digit, capital, whitespace, ...), and plain
+ * integer arithmetic on those masks counts words, numbers, lines, questions and names for the
+ * whole block at once: word starts are W & ~(W << 1); adding a marker bit to the word mask
+ * carries through the rest of its word and lands on the byte after it, which moves a
+ * property from anywhere in a word to the word's end; adding the enders to the gap mask
+ * carries through the gap into the next word, which tells whether a word starts a sentence.
+ * Only words that could hold PII or form an identifier (digits next to a separator, '+',
+ * long digit runs, letters mixed with digits, '-'/'_' joins) and the bytes '@', ':' and a
+ * '.' after 'w' become events, handled one by one in text order by scalar code that
+ * validates candidates. A plain scalar driver (RR_FEATURES_REFERENCE) implements the same
+ * definitions word by word; the tests require every mask builder to match it exactly.
  *
  * Conventions used by every detector:
  *  - Boundaries are ASCII: a detection must not be glued to an ASCII letter or digit, but
  *    non-ASCII bytes next to it (curly quotes, CJK text) act as separators.
  *  - Spans are reported in text order and never overlap. Once a detection ends at byte x,
  *    no other detection starts before x.
- *  - Precedence inside a run of digit groups (tried in this order at each group):
- *    IPv4, SSN, payment card, phone. A dashed 3-2-4 group is SSN-shaped and never a phone,
- *    even when the SSN ranges are invalid; a card is never a phone (a card needs 13..19
+ *  - Precedence inside a run of digit groups (tried in this order at each group): IPv4,
+ *    SSN, payment card, phone. A dashed 3-2-4 group is SSN-shaped and never a phone, even
+ *    when the SSN ranges are invalid; a card is never a phone (a card needs 13..19
  *    Luhn-valid digits, a phone at most 15 digits with a phone shape). An e-mail address
- *    wins over anything detected inside its local part (those detections are withdrawn). */
+ *    wins over anything detected inside its local part (those detections are withdrawn).
+ *  - Every candidate scan is bounded (RFC length limits, at most 15..34 digits or
+ *    characters) or never revisits bytes (claimed / cluster_end / done markers), so the
+ *    whole pass is linear in the text length. */
 #include "features.h"
 
 #include <string.h>
-#include <xxhash.h>
 
 /* ---- character classes ----------------------------------------------------------------- */
 
@@ -31,7 +42,7 @@ enum {
     C_LOCAL = 64,   /* may appear in an e-mail local part */
     C_JOIN = 128,   /* '-' '_': join words into a compound token */
     C_ENDER = 256,  /* . ! ? \n: end a sentence */
-    C_OPEN = 512,   /* quotes, brackets, '*': a word after them is standalone */
+    C_OPEN = 512,   /* " ' ( [ { <: a word after them is standalone */
     C_ALPHA = C_LOWER | C_UPPER,
     C_ALNUM = C_ALPHA | C_DIGIT,
     C_WORD = C_ALNUM | C_HIGH,
@@ -40,12 +51,12 @@ enum {
 #define CLS(c)                                                                             \
     (((c) >= 'a' && (c) <= 'z' ? C_LOWER | C_LOCAL | ((c) > 'f' ? C_NONHEX : 0) : 0) |     \
      ((c) >= 'A' && (c) <= 'Z' ? C_UPPER | C_LOCAL | ((c) > 'F' ? C_NONHEX : 0) : 0) |     \
-     ((c) >= '0' && (c) <= '9' ? C_DIGIT | C_LOCAL : 0) | ((c) >= 0x80 ? C_HIGH | C_NONHEX : 0) | \
+     ((c) >= '0' && (c) <= '9' ? C_DIGIT | C_LOCAL : 0) |                                  \
+     ((c) >= 0x80 ? C_HIGH | C_NONHEX : 0) |                                               \
      ((c) == ' ' || ((c) >= 9 && (c) <= 13) || (c) == 0 ? C_SPACE : 0) |                   \
      ((c) == '?' || (c) == '\n' || (c) == '.' || (c) == '!' ? C_ENDER : 0) |               \
      ((c) == '-' || (c) == '_' ? C_JOIN : 0) |                                             \
-     ((c) == '"' || (c) == '\'' || (c) == '(' || (c) == '[' || (c) == '{' || (c) == '<' ||   \
-              (c) == '*'                                                                   \
+     ((c) == '"' || (c) == '\'' || (c) == '(' || (c) == '[' || (c) == '{' || (c) == '<'     \
           ? C_OPEN                                                                         \
           : 0) |                                                                           \
      ((c) == '.' || (c) == '_' || (c) == '%' || (c) == '+' || (c) == '-' ? C_LOCAL : 0))
@@ -57,6 +68,7 @@ static const uint16_t T[256] = {CLS64(0), CLS64(64), CLS64(128), CLS64(192)};
 
 static inline bool is_digit(unsigned c) { return c - '0' < 10u; }
 static inline bool is_alnum(unsigned c) { return (T[c] & C_ALNUM) != 0; }
+static inline bool is_word(unsigned c) { return (T[c] & C_WORD) != 0; }
 
 static int hexval(unsigned c) {
     if (is_digit(c))
@@ -76,9 +88,37 @@ uint32_t rr_token_estimate(uint32_t chars, uint32_t words) {
     return by_chars > words ? by_chars : words;
 }
 
+static inline unsigned popcount64(uint64_t x) {
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
+static inline unsigned ctz64(uint64_t x) {
+#if defined(__GNUC__)
+    return (unsigned)__builtin_ctzll(x);
+#else
+    unsigned n = 0;
+    while (!(x & 1))
+        x >>= 1, n++;
+    return n;
+#endif
+}
+
+/* Bits [lo, hi) of the block starting at b, for the byte range [lo, hi) of the text. */
+static inline uint64_t range_bits(size_t lo, size_t hi, size_t b) {
+    if (hi <= b || lo >= b + 64)
+        return 0;
+    unsigned l = lo > b ? (unsigned)(lo - b) : 0, h = hi - b >= 64 ? 64 : (unsigned)(hi - b);
+    uint64_t upto = h == 64 ? ~0ull : (1ull << h) - 1;
+    return upto & (~0ull << l);
+}
+
 /* ---- scanner state ---------------------------------------------------------------------- */
 
 #define RECENT 16 /* detections remembered for withdrawal by an enclosing e-mail address */
+#define RING 32   /* counted entity starts remembered for withdrawal by a later PII span */
 
 typedef struct scan {
     const unsigned char *p;
@@ -88,15 +128,47 @@ typedef struct scan {
     size_t max_spans;
     size_t claimed;     /* a detection ends here: no candidate starts before it */
     size_t cluster_end; /* digit groups examined (or shape-claimed) up to here */
-    size_t url_end;     /* inside a URL until here: no entities */
-    size_t done;        /* words before this offset have been examined */
-    size_t num_end;     /* end of the previous all-digit word (SIZE_MAX: none) */
-    size_t cap_end;     /* end of the previous capitalised entity word (SIZE_MAX: none) */
+    size_t url_end;     /* inside a URL until here */
+    size_t region_end;  /* furthest end of a PII span or URL: no entities before it */
+    size_t done;        /* compounds before this offset have been visited */
+    /* Block driver only: the current block, its bits inside PII spans or URLs, and the
+     * names counted in the previous block (a span found now may reach back into it). */
+    bool blocks;
+    size_t blk;
+    uint64_t excl, prev_names;
+    uint32_t ents[RING]; /* starts of counted entities that a later span could cover */
+    size_t nents;
     struct {
         uint32_t type, start, end;
     } recent[RECENT];
     size_t nrecent; /* total pushed; ring index = nrecent % RECENT */
 } scan;
+
+static void push_entity(scan *S, size_t start) {
+    S->f->entities++;
+    S->ents[S->nents++ % RING] = (uint32_t)start;
+}
+
+/* A PII span or URL covers [a, e): entities that start inside it do not count. Spans only
+ * reach back to the start of the previous block (e-mail local parts are <= 64 bytes,
+ * other detections start at most 34 bytes before the event that finds them). */
+static void add_region(scan *S, size_t a, size_t e) {
+    if (e > S->region_end)
+        S->region_end = e;
+    size_t floor = S->nents > RING ? S->nents - RING : 0;
+    while (S->nents > floor && S->ents[(S->nents - 1) % RING] >= a) {
+        S->nents--;
+        S->f->entities--;
+    }
+    if (!S->blocks)
+        return;
+    S->excl |= range_bits(a, e, S->blk);
+    if (a < S->blk && S->blk >= 64) {
+        uint64_t gone = S->prev_names & range_bits(a, e, S->blk - 64);
+        S->f->entities -= popcount64(gone);
+        S->prev_names &= ~gone;
+    }
+}
 
 static void emit(scan *S, rr_pii_type type, size_t start, size_t end) {
     rr_text_features *f = S->f;
@@ -114,6 +186,7 @@ static void emit(scan *S, rr_pii_type type, size_t start, size_t end) {
     S->recent[r].end = (uint32_t)end;
     if (end > S->claimed)
         S->claimed = end;
+    add_region(S, start, end);
 }
 
 /* Withdraw detections that end after `start` (they lie inside an e-mail address). */
@@ -573,8 +646,10 @@ static size_t email_domain(const unsigned char *p, size_t n, size_t at) {
     for (;;) {
         size_t ls = i;
         bool alpha = true;
-        while (i < n && (is_alnum(p[i]) || p[i] == '-'))
-            alpha = alpha && (T[p[i++]] & C_ALPHA);
+        while (i < n && (is_alnum(p[i]) || p[i] == '-')) {
+            alpha = alpha && (T[p[i]] & C_ALPHA); /* no i++ here: && may skip it */
+            i++;
+        }
         if (i == ls || i - ls > 63 || p[ls] == '-' || p[i - 1] == '-' || i - at - 1 > 253)
             break;
         labels++, end = i, tld = alpha ? i - ls : 0;
@@ -589,6 +664,7 @@ static size_t email_domain(const unsigned char *p, size_t n, size_t at) {
     return end;
 }
 
+
 static void on_at(scan *S, size_t at) {
     const unsigned char *p = S->p;
     size_t ls = email_local(p, at), end = ls < at ? email_domain(p, S->n, at) : 0;
@@ -600,16 +676,12 @@ static void on_at(scan *S, size_t at) {
         return;
     }
     /* "@handle" (not glued to a preceding word) is an entity */
-    if ((at == 0 || !(T[p[at - 1]] & C_WORD)) && at + 1 < S->n &&
-        (is_alnum(p[at + 1]) || p[at + 1] == '_') && at >= S->url_end && at >= S->claimed)
+    if ((at == 0 || !is_word(p[at - 1])) && at + 1 < S->n &&
+        (is_alnum(p[at + 1]) || p[at + 1] == '_') && at >= S->region_end)
         S->f->entities++;
 }
 
-/* ---- words and entities ------------------------------------------------------------------ */
-
-static inline bool standalone_before(const unsigned char *p, size_t s) {
-    return s == 0 || (T[p[s - 1]] & (C_SPACE | C_OPEN));
-}
+/* ---- words, names, identifiers, URLs --------------------------------------------------- */
 
 /* A word starts a sentence when no word precedes it since the last . ! ? or newline. */
 static bool sentence_start(const unsigned char *p, size_t s) {
@@ -621,21 +693,46 @@ static bool sentence_start(const unsigned char *p, size_t s) {
     return true;
 }
 
-/* "scheme://..." or "www." starts a URL: one entity, up to the next whitespace. */
-static void try_url(scan *S, size_t s, size_t e, unsigned f) {
+/* Name candidate: the word starting at s begins with an ASCII capital, has >= 2 bytes, is
+ * standalone (after whitespace, one of " ' ( [ { <, or nothing) and does not start a
+ * sentence. The block driver computes the same predicate with masks. */
+static bool name_candidate(const unsigned char *p, size_t n, size_t s) {
+    return (T[p[s]] & C_UPPER) && s + 1 < n && is_word(p[s + 1]) &&
+           (s == 0 || (T[p[s - 1]] & (C_SPACE | C_OPEN))) && !sentence_start(p, s);
+}
+
+/* A name counts unless it directly follows another candidate and one whitespace byte:
+ * "John Smith" is one entity. */
+static bool name_counted(const unsigned char *p, size_t n, size_t s) {
+    if (!name_candidate(p, n, s))
+        return false;
+    if (s < 2 || !(T[p[s - 1]] & C_SPACE) || !is_word(p[s - 2]))
+        return true;
+    size_t ps = s - 2;
+    while (ps > 0 && is_word(p[ps - 1]))
+        ps--;
+    return !name_candidate(p, n, ps);
+}
+
+/* "scheme://..." (2..16 ASCII letters) or "www." starts a URL: one entity, up to the next
+ * whitespace; nothing inside it is another entity. */
+static void try_url(scan *S, size_t s, size_t e) {
     const unsigned char *p = S->p;
     size_t n = S->n;
-    bool scheme = e + 2 < n && p[e] == ':' && p[e + 1] == '/' && p[e + 2] == '/' &&
-                  !(f & (C_DIGIT | C_HIGH));
+    bool scheme = e - s >= 2 && e - s <= 16 && e + 2 < n && p[e] == ':' && p[e + 1] == '/' &&
+                  p[e + 2] == '/';
+    for (size_t i = s; scheme && i < e; i++)
+        scheme = (T[p[i]] & C_ALPHA) != 0;
     bool www = e - s == 3 && e + 1 < n && p[e] == '.' && p[s] == 'w' && p[s + 1] == 'w' &&
                p[s + 2] == 'w';
-    if ((!scheme && !www) || s < S->url_end || s < S->claimed)
+    if ((!scheme && !www) || s < S->region_end)
         return;
     size_t i = e;
     while (i < n && !(T[p[i]] & C_SPACE))
         i++;
     S->url_end = i;
     S->f->entities++;
+    add_region(S, s, i);
 }
 
 /* Is a digit group joined to the digits ending at e ("555 123", "555-1", "(555) 1")? */
@@ -672,15 +769,10 @@ static void pii_run(scan *S, size_t s, size_t e, unsigned f) {
     }
 }
 
-/* Numbers and PII candidates of one word [s, e) with flags f. Words holding non-ASCII
- * bytes are searched for PII in their ASCII alphanumeric runs. */
-static void word_pii(scan *S, size_t s, size_t e, unsigned f) {
+/* PII candidates of one word [s, e) with flags f: words holding non-ASCII bytes are
+ * searched in their ASCII alphanumeric runs. */
+static void word_candidates(scan *S, size_t s, size_t e, unsigned f) {
     const unsigned char *p = S->p;
-    if ((f & C_WORD) == C_DIGIT) {
-        unsigned before = s ? p[s - 1] : 0; /* "1,234.5" is one number */
-        S->f->numbers += !((s - 1 == S->num_end) & ((before == ',') | (before == '.')));
-        S->num_end = e;
-    }
     if (!(f & C_HIGH)) {
         if ((f & C_DIGIT) || (e < S->n && p[e] == ':'))
             pii_run(S, s, e, f);
@@ -698,78 +790,16 @@ static void word_pii(scan *S, size_t s, size_t e, unsigned f) {
     }
 }
 
-static size_t word_end(const scan *S, size_t i) {
-    while (i < S->n && (T[S->p[i]] & C_WORD))
-        i++;
-    return i;
-}
-
 static inline bool joiner_at(const scan *S, size_t i) {
-    return (T[S->p[i]] & C_JOIN) && i > 0 && i + 1 < S->n && (T[S->p[i - 1]] & C_WORD) &&
-           (T[S->p[i + 1]] & C_WORD);
+    return i + 1 < S->n && (T[S->p[i]] & C_JOIN) && i > 0 && is_word(S->p[i - 1]) &&
+           is_word(S->p[i + 1]);
 }
 
-/* Numbers, PII and URL of one word [s, e) with C_* flags f; continuation bytes. */
-static inline void word_step(scan *S, size_t s, size_t e, unsigned f) {
-    const unsigned char *p = S->p;
-    if (f & C_HIGH)
-        for (size_t j = s; j < e; j++)
-            S->f->chars -= (p[j] & 0xC0) == 0x80;
-    bool colon = e < S->n && p[e] == ':';
-    if (f & (C_DIGIT | C_HIGH) || colon)
-        word_pii(S, s, e, f);
-    if (colon || (e - s == 3 && e < S->n && p[e] == '.'))
-        try_url(S, s, e, f);
-}
-
-/* A compound token is words joined by single '-' or '_' ("ORD-12345", "two-factor"). It
- * is at most one entity: an identifier when it mixes ASCII letters and digits, else a name
- * when its first word is capitalised (>= 2 bytes), standalone and not starting a
- * sentence; names separated by one space count once ("John Smith"). Nothing inside a URL
- * or a PII detection is an entity. `all`: the C_* flags of the compound [cs, e). */
-static inline void compound_entity(scan *S, size_t cs, size_t e, unsigned all, size_t first_len) {
-    const unsigned char *p = S->p;
-    if (cs < S->claimed || cs < S->url_end)
-        return;
-    if ((all & C_ALPHA) && (all & C_DIGIT)) {
-        S->f->entities++;
-    } else if ((T[p[cs]] & C_UPPER) && first_len >= 2 && standalone_before(p, cs) &&
-               !sentence_start(p, cs)) {
-        if (!(S->cap_end != SIZE_MAX && cs == S->cap_end + 1 && p[cs - 1] == ' '))
-            S->f->entities++;
-        S->cap_end = e;
-    }
-}
-
-/* Visit the compound starting at cs (one holding a digit, capital or non-ASCII byte:
- * plain lowercase compounds are never PII, entities or numbers, so the block scan only
- * counts their words). Returns its end. */
-static size_t visit_compound(scan *S, size_t cs) {
-    const unsigned char *p = S->p;
-    size_t s = cs, e = cs, first_len = 0;
-    unsigned all = 0;
-    for (;;) {
-        e = word_end(S, s);
-        unsigned f = 0;
-        for (size_t j = s; j < e; j++)
-            f |= T[p[j]];
-        word_step(S, s, e, f);
-        if (s == cs)
-            first_len = e - s;
-        all |= f;
-        if (e >= S->n || !joiner_at(S, e))
-            break;
-        s = e + 1;
-    }
-    compound_entity(S, cs, e, all, first_len);
-    return e;
-}
-
-/* Start of the compound holding byte i (a word byte). */
+/* Start of the compound token (words joined by single '-' or '_') holding byte i. */
 static size_t compound_start(const scan *S, size_t i) {
     const unsigned char *p = S->p;
     for (;;) {
-        while (i > 0 && (T[p[i - 1]] & C_WORD))
+        while (i > 0 && is_word(p[i - 1]))
             i--;
         if (i < 2 || !joiner_at(S, i - 1))
             return i;
@@ -777,277 +807,479 @@ static size_t compound_start(const scan *S, size_t i) {
     }
 }
 
-/* '@', ':' and "www." are examined in text order with the words around them. The plain
- * word before ':' or '.' has not been visited: it matters as a URL scheme, "www" or an
- * IPv6 group. */
+/* Visit the compound starting at cs (one that holds a digit): PII candidates of each word;
+ * an identifier entity when it mixes ASCII letters and digits ("ORD-12345", "A4"), unless
+ * its first word already counts as a name. Returns the compound's end. */
+static size_t visit_compound(scan *S, size_t cs) {
+    const unsigned char *p = S->p;
+    size_t s = cs, e;
+    unsigned all = 0;
+    for (;;) {
+        unsigned f = 0;
+        for (e = s; e < S->n && is_word(p[e]); e++)
+            f |= T[p[e]];
+        word_candidates(S, s, e, f);
+        all |= f;
+        if (!joiner_at(S, e))
+            break;
+        s = e + 1;
+    }
+    if ((all & C_ALPHA) && (all & C_DIGIT) && cs >= S->region_end &&
+        !name_counted(p, S->n, cs))
+        push_entity(S, cs);
+    return e;
+}
+
+/* '@', ':' and '.', in text order with the words around them (other bytes are ignored). A
+ * word before ':' or '.' that has not been visited (it has no digit) matters as a URL
+ * scheme, "www" or an IPv6 group written in letters. */
 static void on_punct(scan *S, size_t i) {
     const unsigned char *p = S->p;
     if (p[i] == '@') {
         on_at(S, i);
         return;
     }
-    if (i > 0 && (T[p[i - 1]] & C_WORD) && S->done < i) {
+    if (p[i] != ':' && p[i] != '.')
+        return;
+    if (i > 0 && is_word(p[i - 1]) && S->done < i) {
         size_t s = i - 1;
-        while (s > 0 && (T[p[s - 1]] & C_WORD))
-            s--;
+        unsigned f = T[p[s]];
+        while (s > 0 && is_word(p[s - 1]))
+            f |= T[p[--s]];
         if (p[i] == ':')
-            pii_run(S, s, i, C_LOWER | C_NONHEX);
-        try_url(S, s, i, C_LOWER);
-        S->done = i;
+            word_candidates(S, s, i, f);
+        try_url(S, s, i);
     }
     if (p[i] == ':' && i + 1 < S->n && p[i + 1] == ':' && i >= S->claimed &&
-        (i == 0 || !(T[p[i - 1]] & C_WORD || p[i - 1] == ':')))
+        (i == 0 || !(is_word(p[i - 1]) || p[i - 1] == ':')))
         try_ipv6(S, i);
 }
 
-/* ---- block scan ------------------------------------------------------------------------ */
+/* ---- reference driver ------------------------------------------------------------------- */
 
-/* Bit i of each mask describes byte i of a 64-byte block. `todo` marks the bytes the
- * scalar code must look at: digits, capitals and non-ASCII bytes (their compound needs a
- * closer look), '@', ':', and a '.' after a 'w' (for "www."). */
-typedef struct masks {
-    uint64_t word, todo, digit, quest, nl;
-} masks;
-
-/* Portable mask builder for the up to 64 bytes at text + b. */
-static void masks_scalar(const unsigned char *text, size_t b, size_t len, masks *m) {
-    const unsigned char *p = text + b;
-    m->word = m->todo = m->digit = m->quest = m->nl = 0;
-    for (size_t i = 0; i < len && i < 64; i++) {
-        unsigned c = p[i], t = T[c], before = b + i > 0 ? text[b + i - 1] : 0;
-        bool todo = (t & (C_DIGIT | C_UPPER | C_HIGH)) || c == '@' || c == ':' ||
-                    (c == '.' && before == 'w');
-        m->word |= (uint64_t)((t & C_WORD) != 0) << i;
-        m->todo |= (uint64_t)todo << i;
-        m->digit |= (uint64_t)((t & C_DIGIT) != 0) << i;
-        m->quest |= (uint64_t)(c == '?') << i;
-        m->nl |= (uint64_t)(c == '\n') << i;
-    }
-}
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#define HAVE_SSE2 1
-
-/* (v - lo) < n as unsigned bytes, with the signed compare SSE2 has. */
-static inline __m128i in_range(__m128i v, unsigned char lo, unsigned char n) {
-    __m128i b = _mm_add_epi8(v, _mm_set1_epi8((char)(unsigned char)(0x80u - lo)));
-    return _mm_cmplt_epi8(b, _mm_set1_epi8((char)(unsigned char)(0x80u + n)));
-}
-
-static inline __m128i eq(__m128i v, char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); }
-static inline uint64_t movemask(__m128i v) { return (uint64_t)(unsigned)_mm_movemask_epi8(v); }
-static inline __m128i load16(const unsigned char *p) {
-    return _mm_loadu_si128((const __m128i *)(const void *)p);
-}
-
-/* 16 bytes v; `before` holds the byte preceding each of them (for "w."). */
-static inline void masks16(__m128i v, __m128i before, unsigned sh, masks *m) {
-    __m128i high = _mm_cmplt_epi8(v, _mm_setzero_si128());
-    __m128i digit = in_range(v, '0', 10);
-    __m128i alpha = in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 26);
-    __m128i slow = _mm_or_si128(_mm_or_si128(high, digit), in_range(v, 'A', 26));
-    __m128i wdot = _mm_and_si128(eq(v, '.'), eq(before, 'w'));
-    __m128i punct = _mm_or_si128(_mm_or_si128(eq(v, '@'), eq(v, ':')), wdot);
-    m->word |= movemask(_mm_or_si128(_mm_or_si128(high, digit), alpha)) << sh;
-    m->todo |= movemask(_mm_or_si128(slow, punct)) << sh;
-    m->digit |= movemask(digit) << sh;
-    m->quest |= movemask(eq(v, '?')) << sh;
-    m->nl |= movemask(eq(v, '\n')) << sh;
-}
-
-/* Masks of the 64 bytes at p, which is the start of the text when `first`. */
-static void masks64_sse2(const unsigned char *p, bool first, masks *m) {
-    m->word = m->todo = m->digit = m->quest = m->nl = 0;
-    __m128i v = load16(p);
-    masks16(v, first ? _mm_slli_si128(v, 1) : load16(p - 1), 0, m);
-    masks16(load16(p + 16), load16(p + 15), 16, m);
-    masks16(load16(p + 32), load16(p + 31), 32, m);
-    masks16(load16(p + 48), load16(p + 47), 48, m);
-}
-#else
-#define HAVE_SSE2 0
-#endif
-
-#if HAVE_SSE2 && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#include <immintrin.h>
-#define HAVE_AVX2 1
-
-#define AVX2 __attribute__((target("avx2")))
-AVX2 static inline __m256i in_range32(__m256i v, unsigned char lo, unsigned char n) {
-    __m256i b = _mm256_add_epi8(v, _mm256_set1_epi8((char)(unsigned char)(0x80u - lo)));
-    return _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(unsigned char)(0x80u + n)), b);
-}
-AVX2 static inline __m256i eq32(__m256i v, char c) {
-    return _mm256_cmpeq_epi8(v, _mm256_set1_epi8(c));
-}
-AVX2 static inline uint64_t movemask32(__m256i v) {
-    return (uint64_t)(uint32_t)_mm256_movemask_epi8(v);
-}
-
-AVX2 static inline void masks32(__m256i v, __m256i before, unsigned sh, masks *m) {
-    __m256i high = _mm256_cmpgt_epi8(_mm256_setzero_si256(), v);
-    __m256i digit = in_range32(v, '0', 10);
-    __m256i alpha = in_range32(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), 'a', 26);
-    __m256i slow = _mm256_or_si256(_mm256_or_si256(high, digit), in_range32(v, 'A', 26));
-    __m256i wdot = _mm256_and_si256(eq32(v, '.'), eq32(before, 'w'));
-    __m256i punct = _mm256_or_si256(_mm256_or_si256(eq32(v, '@'), eq32(v, ':')), wdot);
-    m->word |= movemask32(_mm256_or_si256(_mm256_or_si256(high, digit), alpha)) << sh;
-    m->todo |= movemask32(_mm256_or_si256(slow, punct)) << sh;
-    m->digit |= movemask32(digit) << sh;
-    m->quest |= movemask32(eq32(v, '?')) << sh;
-    m->nl |= movemask32(eq32(v, '\n')) << sh;
-}
-
-AVX2 static void masks64_avx2(const unsigned char *p, bool first, masks *m) {
-    m->word = m->todo = m->digit = m->quest = m->nl = 0;
-    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-    __m256i before;
-    if (first) /* v shifted up one byte across the lanes, a zero byte first */
-        before = _mm256_alignr_epi8(v, _mm256_permute2x128_si256(v, v, 0x08), 15);
-    else
-        before = _mm256_loadu_si256((const __m256i *)(const void *)(p - 1));
-    masks32(v, before, 0, m);
-    masks32(_mm256_loadu_si256((const __m256i *)(const void *)(p + 32)),
-            _mm256_loadu_si256((const __m256i *)(const void *)(p + 31)), 32, m);
-}
-
-static bool cpu_has_avx2(void) { return __builtin_cpu_supports("avx2"); }
-#else
-#define HAVE_AVX2 0
-static bool cpu_has_avx2(void) { return false; }
-#endif
-
-/* Mask builders: the scalar one always exists and defines the result; the vector ones
- * must agree with it bit for bit (the tests compare them). */
-enum { MASKS_SCALAR, MASKS_SSE2, MASKS_AVX2 };
-
-/* Masks of the block at offset b of a text of n bytes. A last partial block is read as
- * the final 64 bytes of the text and shifted, so nothing is copied or read past the end. */
-static void masks_block(int impl, const unsigned char *text, size_t n, size_t b, masks *m) {
-    if (n < 64 || impl == MASKS_SCALAR) {
-        masks_scalar(text, b, n - b, m);
-        return;
-    }
-    size_t t = b + 64 <= n ? b : n - 64, sh = b - t;
-#if HAVE_AVX2
-    if (impl == MASKS_AVX2)
-        masks64_avx2(text + t, t == 0, m);
-    else
-#endif
-#if HAVE_SSE2
-        masks64_sse2(text + t, t == 0, m);
-#else
-        masks_scalar(text, t, 64, m);
-#endif
-    m->word >>= sh, m->todo >>= sh, m->digit >>= sh, m->quest >>= sh, m->nl >>= sh;
-}
-
-static inline unsigned popcount64(uint64_t x) {
-    x = x - ((x >> 1) & 0x5555555555555555ull);
-    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Full;
-    return (unsigned)((x * 0x0101010101010101ull) >> 56);
-}
-
-static inline unsigned ctz64(uint64_t x) {
-#if defined(__GNUC__)
-    return (unsigned)__builtin_ctzll(x);
-#else
-    unsigned n = 0;
-    while (!(x & 1))
-        x >>= 1, n++;
-    return n;
-#endif
-}
-
-static inline unsigned clz64(uint64_t x) {
-#if defined(__GNUC__)
-    return (unsigned)__builtin_clzll(x);
-#else
-    unsigned n = 0;
-    while (!(x >> 63))
-        x <<= 1, n++;
-    return n;
-#endif
-}
-
-/* compound_entity for a single capitalised word [s, e) whose preceding byte has class tb:
- * the same rules, with the sentence test starting from the byte already loaded. */
-static inline void cap_entity(scan *S, size_t s, size_t e, unsigned tb) {
+/* The definitions, word by word: slower than the block driver and kept as the measure the
+ * block driver is tested against. */
+static void extract_reference(scan *S) {
     const unsigned char *p = S->p;
-    if (e - s < 2 || !(tb & (C_SPACE | C_OPEN)) || s < S->claimed || s < S->url_end)
-        return;
-    size_t j = s - 1;
-    unsigned t = tb;
-    while (!(t & (C_WORD | C_ENDER)) && j > 0)
-        t = T[p[--j]];
-    if (!(t & C_WORD))
-        return; /* an ender or the start of the text: a sentence starts here */
-    S->f->entities += !(s == S->cap_end + 1 && p[s - 1] == ' ');
-    S->cap_end = e;
-}
-
-/* The two commonest marked words, without byte loops: all digits, or a capital followed by
- * lowercase letters; single words (no '-'/'_' join) inside the block. Returns the word's
- * end, or 0 when the general path must run. */
-static size_t visit_fast(scan *S, size_t b, const masks *m, unsigned k) {
-    const unsigned char *p = S->p;
-    uint64_t w = m->word, below = ~w & ((1ull << k) - 1), above = ~w >> k;
-    if (!below || !above)
-        return 0; /* the word may cross the block edge (it never starts at bit 0) */
-    unsigned lo = 64 - clz64(below), len = k - lo + ctz64(above);
-    size_t s = b + lo, e = s + len;
-    unsigned after = e < S->n ? p[e] : 0, tb = T[p[s - 1]];
-    if ((tb | T[after]) & C_JOIN)
-        return 0;
-    uint64_t lenmask = (2ull << (len - 1)) - 1; /* len <= 63 */
-    if (!(~m->digit >> lo & lenmask)) {
-        word_step(S, s, e, C_DIGIT);
-        return e;
-    }
-    if ((m->todo >> lo & lenmask) != 1 || !(T[p[s]] & C_UPPER))
-        return 0;
-    if (after == ':')
-        word_step(S, s, e, C_UPPER | C_LOWER | C_NONHEX);
-    cap_entity(S, s, e, tb);
-    return e;
-}
-
-/* Count the block's words, questions and lines from its masks, then visit in text order
- * every marked byte not already covered by a visited compound. `pw` is bit 63 of the
- * previous block's word mask. */
-static void scan_block(scan *S, size_t b, const masks *m, uint64_t pw) {
-    uint64_t w = m->word, todo = m->todo;
-    S->f->words += popcount64(w & ~(w << 1 | pw));
-    if (m->quest)
-        S->f->questions += popcount64(m->quest);
-    if (m->nl)
-        S->f->lines += popcount64(m->nl);
-    if (S->done > b)
-        todo &= S->done - b >= 64 ? 0 : ~0ull << (S->done - b);
-    while (todo) {
-        unsigned k = ctz64(todo);
-        size_t i = b + k;
-        if (!(w >> k & 1)) {
-            on_punct(S, i);
-            todo &= todo - 1;
+    rr_text_features *f = S->f;
+    size_t n = S->n, i = 0, num_end = SIZE_MAX;
+    while (i < n) {
+        unsigned c = p[i];
+        if (!is_word(c)) {
+            f->questions += c == '?';
+            f->lines += c == '\n';
+            if (c == '@' || c == ':' || (c == '.' && i > 0 && p[i - 1] == 'w'))
+                on_punct(S, i);
+            i++;
             continue;
         }
-        size_t e = visit_fast(S, b, m, k);
-        S->done = e ? e : visit_compound(S, compound_start(S, i));
-        todo &= S->done - b >= 64 ? 0 : ~0ull << (S->done - b);
+        size_t s = i;
+        unsigned fl = 0;
+        for (; i < n && is_word(p[i]); i++) {
+            fl |= T[p[i]];
+            f->chars -= (p[i] & 0xC0) == 0x80;
+        }
+        f->words++;
+        if ((fl & C_WORD) == C_DIGIT) { /* "1,234.5" is one number */
+            f->numbers += !(s >= 2 && s - 1 == num_end && (p[s - 1] == ',' || p[s - 1] == '.'));
+            num_end = i;
+        }
+        if ((fl & C_DIGIT) && i > S->done)
+            S->done = visit_compound(S, compound_start(S, s));
+        if (s >= S->region_end && name_counted(p, n, s))
+            push_entity(S, s);
     }
 }
 
-/* rr_text_features_extract with a chosen mask builder (tests compare them). */
-void rr_text_features_extract_impl(const char *text, size_t len, rr_text_features *out,
-                                   rr_pii_span *spans, size_t max_spans, size_t *nspans,
-                                   int impl);
+/* ---- masks ------------------------------------------------------------------------------ */
 
-void rr_text_features_extract_impl(const char *text, size_t len, rr_text_features *out,
-                                   rr_pii_span *spans, size_t max_spans, size_t *nspans,
-                                   int impl) {
+/* One 64-bit mask per byte class, bit i for byte i of a block. */
+enum {
+    MW,  /* word bytes: ASCII letters and digits, bytes >= 0x80 */
+    MD,  /* ASCII digits */
+    MU,  /* ASCII capitals */
+    MSP, /* whitespace: space, \t \n \v \f \r, NUL */
+    MOP, /* openers: " ' ( [ { < */
+    MEN, /* sentence enders: . ! ? \n */
+    MJ,  /* joiners: - _ */
+    MCD, /* , . */
+    MAC, /* @ : + */
+    MCT, /* UTF-8 continuation bytes 0x80..0xBF */
+    MQ,  /* ? */
+    NMASK
+};
+
+#define MB_(c)                                                                             \
+    ((CLS(c) & C_WORD ? 1u << MW : 0) | (CLS(c) & C_DIGIT ? 1u << MD : 0) |                \
+     (CLS(c) & C_UPPER ? 1u << MU : 0) | (CLS(c) & C_SPACE ? 1u << MSP : 0) |              \
+     (CLS(c) & C_OPEN ? 1u << MOP : 0) | (CLS(c) & C_ENDER ? 1u << MEN : 0) |              \
+     (CLS(c) & C_JOIN ? 1u << MJ : 0) | ((c) == ',' || (c) == '.' ? 1u << MCD : 0) |       \
+     ((c) == '@' || (c) == ':' || (c) == '+' ? 1u << MAC : 0) |                            \
+     ((c) >= 0x80 && (c) < 0xC0 ? 1u << MCT : 0) | ((c) == '?' ? 1u << MQ : 0))
+#define MB4(c) MB_(c), MB_((c) + 1), MB_((c) + 2), MB_((c) + 3)
+#define MB16(c) MB4(c), MB4((c) + 4), MB4((c) + 8), MB4((c) + 12)
+#define MB64(c) MB16(c), MB16((c) + 16), MB16((c) + 32), MB16((c) + 48)
+
+/* The byte classes of the masks; every builder must agree with this table. */
+static const uint16_t MB[256] = {MB64(0), MB64(64), MB64(128), MB64(192)};
+
+/* Bit 0 of each byte of x, gathered into the low 8 bits. */
+static inline uint64_t gather8(uint64_t x) {
+    return ((x & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56;
+}
+
+/* Portable builder: the class table, transposed eight bytes at a time. */
+static void masks_portable(const unsigned char *p, size_t len, uint64_t *m) {
+    unsigned char tail[64];
+    if (len < 64) { /* NUL padding: it only sets MSP, which the caller masks off */
+        memset(tail, 0, sizeof tail);
+        memcpy(tail, p, len);
+        p = tail;
+    }
+    memset(m, 0, NMASK * sizeof *m);
+    for (unsigned c = 0; c < 64; c += 8) {
+        uint64_t lo = 0, hi = 0;
+        for (unsigned j = 0; j < 8; j++) {
+            unsigned x = MB[p[c + j]];
+            lo |= (uint64_t)(x & 0xFF) << (8 * j);
+            hi |= (uint64_t)(x >> 8) << (8 * j);
+        }
+        for (unsigned k = 0; k < 8; k++)
+            m[k] |= gather8(lo >> k) << c;
+        for (unsigned k = 8; k < NMASK; k++)
+            m[k] |= gather8(hi >> (k - 8)) << c;
+    }
+    if (len < 64)
+        m[MSP] &= (1ull << len) - 1;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+
+/* Vector constants live in memory so that compares take them as operands (set1 would be
+ * rebuilt from a general register at every use inside the big block loop). */
+enum {
+    K_SPACE, K_NUL, K_DQUOTE, K_QUOTE, K_LPAREN, K_LBRACKET, K_LBRACE, K_LT, K_DOT, K_QMARK,
+    K_NL, K_BANG, K_DASH, K_UNDER, K_COMMA, K_AT, K_COLON, K_PLUS, K_CASE,
+    K_DIGIT_LO, K_DIGIT_N, K_UPPER_LO, K_UPPER_N, K_ALPHA_LO, K_ALPHA_N, K_WS_LO, K_WS_N,
+    K_CONT_LO, K_CONT_N, NK
+};
+#define K64(c) {c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c,   \
+                c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c,   \
+                c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}
+/* Ranges [lo, lo + n) are tested as (v - lo) < n unsigned; AVX2 has only a signed compare,
+ * so it biases both sides by 0x80: the _LO rows hold 0x80 - lo, the _N rows 0x80 + n. */
+static const unsigned char K[NK][64] __attribute__((aligned(64))) = {
+    K64(' '), K64(0), K64('"'), K64('\''), K64('('), K64('['), K64('{'), K64('<'), K64('.'),
+    K64('?'), K64('\n'), K64('!'), K64('-'), K64('_'), K64(','), K64('@'), K64(':'),
+    K64('+'), K64(0x20),
+    K64(0x80 - '0'), K64(0x80 + 10), K64(0x80 - 'A'), K64(0x80 + 26), K64(0x80 - 'a'),
+    K64(0x80 + 26), K64(0x80 - 9), K64(0x80 + 5), K64(0x80 - 0x80), K64(0x80 + 0x40)};
+
+#define AVX2 __attribute__((target("avx2")))
+typedef const unsigned char (*ktab)[64];
+#define k32(i) _mm256_load_si256((const __m256i *)(const void *)kt[i])
+#define eq32(v, i) _mm256_cmpeq_epi8(v, k32(i))
+#define in_range32(v, lo, n) _mm256_cmpgt_epi8(k32(n), _mm256_add_epi8(v, k32(lo)))
+AVX2 static inline uint64_t mm32(__m256i v) {
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(v);
+}
+#define OR _mm256_or_si256
+
+/* The classes of 32 bytes, one function each (shared compares are merged once inlined). */
+AVX2 static inline __m256i c32_digit(__m256i v, ktab kt) { return in_range32(v, K_DIGIT_LO, K_DIGIT_N); }
+AVX2 static inline __m256i c32_word(__m256i v, ktab kt) {
+    __m256i alpha = in_range32(OR(v, k32(K_CASE)), K_ALPHA_LO, K_ALPHA_N);
+    return OR(OR(alpha, c32_digit(v, kt)), _mm256_cmpgt_epi8(_mm256_setzero_si256(), v));
+}
+AVX2 static inline __m256i c32_upper(__m256i v, ktab kt) { return in_range32(v, K_UPPER_LO, K_UPPER_N); }
+AVX2 static inline __m256i c32_space(__m256i v, ktab kt) {
+    return OR(OR(eq32(v, K_SPACE), eq32(v, K_NUL)), in_range32(v, K_WS_LO, K_WS_N));
+}
+AVX2 static inline __m256i c32_open(__m256i v, ktab kt) {
+    return OR(OR(OR(eq32(v, K_DQUOTE), eq32(v, K_QUOTE)), OR(eq32(v, K_LPAREN), eq32(v, K_LBRACKET))),
+              OR(eq32(v, K_LBRACE), eq32(v, K_LT)));
+}
+AVX2 static inline __m256i c32_ender(__m256i v, ktab kt) {
+    return OR(OR(eq32(v, K_DOT), eq32(v, K_BANG)), OR(eq32(v, K_QMARK), eq32(v, K_NL)));
+}
+AVX2 static inline __m256i c32_join(__m256i v, ktab kt) { return OR(eq32(v, K_DASH), eq32(v, K_UNDER)); }
+AVX2 static inline __m256i c32_cd(__m256i v, ktab kt) { return OR(eq32(v, K_COMMA), eq32(v, K_DOT)); }
+AVX2 static inline __m256i c32_ac(__m256i v, ktab kt) {
+    return OR(OR(eq32(v, K_AT), eq32(v, K_COLON)), eq32(v, K_PLUS));
+}
+AVX2 static inline __m256i c32_cont(__m256i v, ktab kt) { return in_range32(v, K_CONT_LO, K_CONT_N); }
+AVX2 static inline __m256i c32_quest(__m256i v, ktab kt) { return eq32(v, K_QMARK); }
+#undef OR
+
+#define BOTH(cls) (mm32(cls(v0, kt)) | mm32(cls(v1, kt)) << 32)
+AVX2 static inline __attribute__((always_inline)) void masks_avx2(const unsigned char *p,
+                                                                 uint64_t *m, ktab kt) {
+    __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+    m[MW] = BOTH(c32_word);
+    m[MD] = BOTH(c32_digit);
+    m[MU] = BOTH(c32_upper);
+    m[MSP] = BOTH(c32_space);
+    m[MOP] = BOTH(c32_open);
+    m[MEN] = BOTH(c32_ender);
+    m[MJ] = BOTH(c32_join);
+    m[MCD] = BOTH(c32_cd);
+    m[MAC] = BOTH(c32_ac);
+    m[MCT] = BOTH(c32_cont);
+    m[MQ] = BOTH(c32_quest);
+}
+#undef BOTH
+
+#define AVX512 __attribute__((target("avx512f,avx512bw")))
+#define k64(i) _mm512_load_si512((const void *)kt[i])
+#define eq64(v, i) _mm512_cmpeq_epi8_mask(v, k64(i))
+/* The same biased compare as AVX2's, with the signed compare AVX-512BW also has. */
+#define in_range64(v, lo, n) _mm512_cmplt_epi8_mask(_mm512_add_epi8(v, k64(lo)), k64(n))
+
+AVX512 static inline __attribute__((always_inline)) void masks_avx512(const unsigned char *p,
+                                                                     uint64_t *m, ktab kt) {
+    __m512i v = _mm512_loadu_si512((const void *)p);
+    uint64_t digit = in_range64(v, K_DIGIT_LO, K_DIGIT_N), dot = eq64(v, K_DOT);
+    uint64_t q = eq64(v, K_QMARK);
+    m[MW] = in_range64(_mm512_or_si512(v, k64(K_CASE)), K_ALPHA_LO, K_ALPHA_N) | digit |
+            _mm512_movepi8_mask(v);
+    m[MD] = digit;
+    m[MU] = in_range64(v, K_UPPER_LO, K_UPPER_N);
+    m[MSP] = eq64(v, K_SPACE) | eq64(v, K_NUL) | in_range64(v, K_WS_LO, K_WS_N);
+    m[MOP] = eq64(v, K_DQUOTE) | eq64(v, K_QUOTE) | eq64(v, K_LPAREN) | eq64(v, K_LBRACKET) |
+             eq64(v, K_LBRACE) | eq64(v, K_LT);
+    m[MEN] = dot | eq64(v, K_BANG) | q | eq64(v, K_NL);
+    m[MJ] = eq64(v, K_DASH) | eq64(v, K_UNDER);
+    m[MCD] = eq64(v, K_COMMA) | dot;
+    m[MAC] = eq64(v, K_AT) | eq64(v, K_COLON) | eq64(v, K_PLUS);
+    m[MCT] = in_range64(v, K_CONT_LO, K_CONT_N);
+    m[MQ] = q;
+}
+
+static bool cpu_avx2(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+           __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
+}
+static bool cpu_avx512(void) {
+    return cpu_avx2() && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512bw");
+}
+#else
+#define HAVE_X86 0
+static bool cpu_avx2(void) { return false; }
+static bool cpu_avx512(void) { return false; }
+#endif
+
+/* ---- block driver ----------------------------------------------------------------------- */
+
+/* What one block passes to the next: its masks that are shifted in, and carries out of the
+ * additions (each a 65th bit). */
+typedef struct carry {
+    uint64_t w, st, j, spop, ac, num, nam;
+    uint64_t cd, cx, cs, cm, cn, ce;
+} carry;
+
+static inline uint64_t addc(uint64_t a, uint64_t b, uint64_t *carry) {
+    uint64_t s = a + b, t = s + *carry;
+    *carry = (s < a) | (t < s);
+    return t;
+}
+
+static inline unsigned popc(uint64_t x) {
+#if defined(__GNUC__)
+    return (unsigned)__builtin_popcountll(x);
+#else
+    return popcount64(x);
+#endif
+}
+
+/* Positions that start 8 digits in a row; dn: the next block's digits. */
+static inline uint64_t run8(uint64_t d, uint64_t dn) {
+    uint64_t x1 = d & (d >> 1 | dn << 63), x1n = dn & dn >> 1;
+    uint64_t x2 = x1 & (x1 >> 2 | x1n << 62), x2n = x1n & x1n >> 2;
+    return x2 & (x2 >> 4 | x2n << 60);
+}
+
+/* A visit that would change nothing: a single word of digits, not before ':', ending inside
+ * a run of digit groups already examined ("4111 1111 1111 1111": groups after the first). */
+static bool visit_is_noop(const scan *S, size_t a) {
+    const unsigned char *p = S->p;
+    if (a > S->cluster_end || (a < S->n && (p[a] == ':' || (T[p[a]] & C_JOIN))))
+        return false;
+    size_t s = a - 1;
+    while (s > 0 && is_digit(p[s - 1]))
+        s--;
+    return s < 2 || !(T[p[s - 1]] & C_JOIN) || !is_word(p[s - 2]);
+}
+
+/* Visit, in text order, the words ending at the bits of evw (at their after-byte; `digits`
+ * marks words of digits only) and the punctuation at the bits of evp. */
+static void block_events(scan *S, size_t b, uint64_t evw, uint64_t digits, uint64_t evp) {
+    S->blk = b;
+    S->excl = range_bits(b, S->region_end, b);
+    uint64_t ev = evw | evp;
+    while (ev) {
+        unsigned k = ctz64(ev);
+        size_t a = b + k;
+        if ((evw >> k & 1) && a > S->done && !((digits >> k & 1) && visit_is_noop(S, a)))
+            S->done = visit_compound(S, compound_start(S, a - 1));
+        if (evp >> k & 1)
+            on_punct(S, a);
+        ev &= ev - 1;
+    }
+}
+
+/* x shifted up by k bits, the previous block's top bits coming in. */
+#define UP(x, prev, k) ((x) << (k) | (prev) >> (64 - (k)))
+
+/* One block: counts from its masks m (nx: the next block's, for lookahead); events; then
+ * names, which a PII span or URL found by an event may exclude. Word properties move to
+ * the byte after the word ("after-bit") by adding marker bits to W: the carry runs
+ * through the rest of the word. */
+static inline __attribute__((always_inline)) void block_body(scan *S, size_t b,
+                                                             const uint64_t *m,
+                                                             const uint64_t *nx, carry *c) {
+    rr_text_features *f = S->f;
+    uint64_t W = m[MW], D = m[MD], G = ~W, SP = m[MSP], EN = m[MEN], J = m[MJ];
+    uint64_t ST = W & ~UP(W, c->w, 1), Wn = W >> 1 | nx[MW] << 63;
+    uint64_t spop = SP | m[MOP], dot = EN & m[MCD];
+    f->words += popc(ST);
+    f->questions += popc(m[MQ]);
+    f->lines += popc(EN & SP);
+    f->chars -= popc(m[MCT]);
+    /* numbers: words of digits only (at their after-bit); "1,234.5" once */
+    uint64_t withd = addc(W, D, &c->cd) & G, withx = addc(W, W & ~D, &c->cx) & G;
+    uint64_t digits = withd & ~withx, numsep = digits & m[MCD];
+    uint64_t merged = digits & addc(W, UP(numsep, c->num, 1) & W, &c->cm) & G;
+    f->numbers += popc(digits) - popc(merged);
+    /* events: words with digits that may be PII or part of an identifier; '@' ':' '+';
+     * a '.' after a three-letter word ("www.") */
+    uint64_t pre = ST & (UP(m[MAC] | m[MOP], c->ac, 1) | (UP(J, c->j, 1) & UP(W, c->w, 2)));
+    uint64_t long_or_pre = addc(W, pre | run8(D, nx[MD]), &c->cs) & G;
+    /* a digit group may follow: " 1", " (1", "  1", "-1", ".1" (group_follows, widened) */
+    uint64_t Dn = D >> 1 | nx[MD] << 63;
+    uint64_t next = Dn | (spop >> 1 | (nx[MSP] | nx[MOP]) << 63);
+    uint64_t group = (spop & next) | ((J | dot) & Dn);
+    uint64_t evw = (withd & withx) | (digits & (group | m[MAC] | (J & Wn) | long_or_pre));
+    uint64_t www = dot & UP(W, c->w, 1) & UP(W, c->w, 2) & UP(ST, c->st, 3);
+    /* names: capitalised, >= 2 bytes, standalone, not starting a sentence; runs once */
+    uint64_t cand = ST & m[MU] & Wn & UP(spop, c->spop, 1) & ~(addc(G, EN, &c->ce) & ST);
+    uint64_t after = addc(W, cand, &c->cn) & G & SP;
+    uint64_t names = cand & ~UP(after, c->nam, 1);
+    c->w = W, c->st = ST, c->j = J, c->spop = spop, c->ac = m[MAC] | m[MOP], c->num = numsep;
+    c->nam = after;
+    block_events(S, b, evw, digits, m[MAC] | www);
+    names &= ~S->excl;
+    f->entities += popc(names);
+    S->prev_names = names;
+}
+
+/* Masks of the block at offset b of a text of n bytes with builder FULL (64 bytes at p). A
+ * last partial block is read as the final 64 bytes of the text and shifted, so no byte past
+ * the end is read; texts under 64 bytes use the portable builder. */
+#define MASKS_AT(FULL, text, n, b, m)                                                      \
+    do {                                                                                   \
+        if ((n) < 64) {                                                                    \
+            masks_portable((text) + (b), (n) - (b), (m));                                  \
+        } else {                                                                           \
+            size_t t_ = (b) + 64 <= (n) ? (b) : (n) - 64, sh_ = (b) - t_;                  \
+            FULL((text) + t_, (m), kt);                                                        \
+            if (sh_)                                                                       \
+                for (int k_ = 0; k_ < NMASK; k_++)                                         \
+                    (m)[k_] >>= sh_;                                                       \
+        }                                                                                  \
+    } while (0)
+
+/* The vector constants' table, through a pointer the compiler cannot see through, so that
+ * it loads them (folded into the compares) instead of rebuilding each from an immediate. */
+#if HAVE_X86
+#define KTAB(kt)                                                                           \
+    ktab kt = K;                                                                           \
+    __asm__("" : "+r"(kt))
+#else
+#define KTAB(kt) const void *kt = NULL
+#endif
+
+/* The block loop, instantiated once per mask builder so that the builder and the block
+ * arithmetic inline into one loop (vector constants are then loaded once per text). */
+#define DEFINE_BLOCKS(NAME, ATTR, FULL)                                                    \
+    ATTR static void NAME(scan *S) {                                                       \
+        static const uint64_t zero[NMASK];                                                 \
+        uint64_t buf[2][NMASK];                                                            \
+        carry c;                                                                           \
+        memset(&c, 0, sizeof c);                                                           \
+        c.ce = 1;            /* the text start starts a sentence */                        \
+        c.spop = 1ull << 63; /* and a word there is standalone */                          \
+        size_t n = S->n;                                                                   \
+        uint64_t *cur = buf[0], *nxt = buf[1];                                             \
+        KTAB(kt);                                                                          \
+        if (n)                                                                             \
+            MASKS_AT(FULL, S->p, n, 0, cur);                                               \
+        for (size_t b = 0; b < n; b += 64) {                                               \
+            if (b + 64 < n)                                                                \
+                MASKS_AT(FULL, S->p, n, b + 64, nxt);                                      \
+            block_body(S, b, cur, b + 64 < n ? nxt : zero, &c);                            \
+            uint64_t *t = cur;                                                             \
+            cur = nxt, nxt = t;                                                            \
+        }                                                                                  \
+        if (n && n % 64 == 0) /* words ending at the last byte: seen at their after-bit */ \
+            block_body(S, n, zero, zero, &c);                                              \
+    }
+
+static inline __attribute__((always_inline)) void masks_full_portable(const unsigned char *p,
+                                                                      uint64_t *m,
+                                                                      const void *kt) {
+    (void)kt;
+    masks_portable(p, 64, m);
+}
+
+DEFINE_BLOCKS(blocks_portable, , masks_full_portable)
+#if HAVE_X86
+DEFINE_BLOCKS(blocks_avx2, __attribute__((target("avx2,bmi,bmi2,popcnt"))), masks_avx2)
+DEFINE_BLOCKS(blocks_avx512, __attribute__((target("avx512f,avx512bw,avx2,bmi,bmi2,popcnt"))),
+              masks_avx512)
+#endif
+
+static void extract_blocks(scan *S, int impl) {
+#if HAVE_X86
+    if (impl == RR_FEATURES_AVX512) {
+        blocks_avx512(S);
+        return;
+    }
+    if (impl == RR_FEATURES_AVX2) {
+        blocks_avx2(S);
+        return;
+    }
+#endif
+    (void)impl;
+    blocks_portable(S);
+}
+
+/* ---- entry points ------------------------------------------------------------------------ */
+
+bool rr_text_features_impl_available(int impl) {
+    switch (impl) {
+    case RR_FEATURES_AUTO:
+    case RR_FEATURES_REFERENCE:
+    case RR_FEATURES_PORTABLE:
+        return true;
+    case RR_FEATURES_AVX2:
+        return cpu_avx2();
+    case RR_FEATURES_AVX512:
+        return cpu_avx512();
+    default:
+        return false;
+    }
+}
+
+void rr_text_features_extract_impl(int impl, const char *text, size_t len, rr_text_features *out,
+                                   rr_pii_span *spans, size_t max_spans, size_t *nspans) {
+    if (impl == RR_FEATURES_AUTO || !rr_text_features_impl_available(impl))
+        impl = cpu_avx512() ? RR_FEATURES_AVX512
+               : cpu_avx2() ? RR_FEATURES_AVX2
+                            : RR_FEATURES_PORTABLE;
     memset(out, 0, sizeof *out);
     if (!text)
         len = 0;
@@ -1059,27 +1291,24 @@ void rr_text_features_extract_impl(const char *text, size_t len, rr_text_feature
     S.f = out;
     S.spans = spans;
     S.max_spans = spans ? max_spans : 0;
-    S.claimed = S.cluster_end = S.url_end = S.done = 0;
-    S.num_end = S.cap_end = SIZE_MAX;
-    S.nrecent = 0;
-    out->chars = (uint32_t)len; /* word_step subtracts continuation bytes */
-    uint64_t pw = 0;
-    for (size_t b = 0; b < len; b += 64) {
-        masks m;
-        masks_block(impl, S.p, len, b, &m);
-        scan_block(&S, b, &m, pw);
-        pw = m.word >> 63;
-    }
+    S.claimed = S.cluster_end = S.url_end = S.region_end = S.done = 0;
+    S.blocks = impl != RR_FEATURES_REFERENCE;
+    S.blk = 0;
+    S.excl = S.prev_names = 0;
+    S.nents = S.nrecent = 0;
+    out->chars = (uint32_t)len; /* minus UTF-8 continuation bytes */
+    if (S.blocks)
+        extract_blocks(&S, impl);
+    else
+        extract_reference(&S);
     out->bytes = (uint32_t)len;
     out->tokens = rr_token_estimate(out->chars, out->words);
-    if (len > 0 && S.p[len - 1] != '\n')
-        out->lines++;
+    out->lines += len > 0 && S.p[len - 1] != '\n';
     if (nspans)
         *nspans = out->pii_total < S.max_spans ? out->pii_total : S.max_spans;
 }
 
 void rr_text_features_extract(const char *text, size_t len, rr_text_features *out,
                               rr_pii_span *spans, size_t max_spans, size_t *nspans) {
-    int impl = cpu_has_avx2() ? MASKS_AVX2 : HAVE_SSE2 ? MASKS_SSE2 : MASKS_SCALAR;
-    rr_text_features_extract_impl(text, len, out, spans, max_spans, nspans, impl);
+    rr_text_features_extract_impl(RR_FEATURES_AUTO, text, len, out, spans, max_spans, nspans);
 }

@@ -24,28 +24,63 @@ typedef struct rr_pii_span {
     uint32_t start, end; /* byte offsets, end exclusive */
 } rr_pii_span;
 
+/* Text features. Definitions (the tests hold the implementation to them):
+ *  - word: a maximal run of ASCII letters, ASCII digits and bytes >= 0x80 (so non-ASCII
+ *    letters, and also non-ASCII punctuation, are word bytes); everything else, NUL
+ *    included, separates words.
+ *  - number: a word of ASCII digits only; "1,234.56" (digit words joined by single ',' or
+ *    '.') counts once.
+ *  - entity: (a) a name: a word that starts with an ASCII capital, has >= 2 bytes, follows
+ *    whitespace, one of " ' ( [ { < or nothing, and does not start a sentence (no word
+ *    before it since the last . ! ? or newline); a name right after another such word and
+ *    one whitespace byte is part of it ("John Smith" counts once); (b) an identifier: a
+ *    compound token (words joined by single '-' or '_') mixing ASCII letters and digits
+ *    ("ORD-12345", "A4"), unless its first word already counts as a name; (c) a URL:
+ *    "scheme://..." (2..16 letters) or "www." up to the next whitespace; (d) an @handle
+ *    not glued to a preceding word. Nothing inside a URL or a detected PII span counts.
+ *  - lines: newline bytes, plus one for a last line without a newline (empty text: 0).
+ *  - PII: see the detectors' comments in features.c (heuristics, precedence, spans). */
 typedef struct rr_text_features {
     uint32_t bytes;
-    uint32_t chars;     /* UTF-8 code points */
-    uint32_t words;     /* runs of letters/digits (non-ASCII bytes count as letters) */
-    uint32_t tokens;    /* documented estimate: see rr_token_estimate */
-    uint32_t numbers;   /* numeric tokens (digits, optionally with , . separators) */
-    uint32_t questions; /* '?' characters */
-    uint32_t entities;  /* entity-like spans: capitalised words not starting a sentence,
-                           identifiers mixing letters and digits (ORD-12345), URLs, @handles */
+    uint32_t chars;     /* UTF-8 code points: bytes minus continuation bytes 0x80..0xBF */
+    uint32_t words;
+    uint32_t tokens;    /* rr_token_estimate(chars, words) */
+    uint32_t numbers;
+    uint32_t questions; /* '?' bytes */
+    uint32_t entities;
     uint32_t lines;
     uint32_t pii[RR_PII__COUNT];
     uint32_t pii_total;
 } rr_text_features;
 
-/* Token estimate: ceil(chars / 4) rounded up to at least `words` * 3 / 4... see .c */
+/* Token estimate: max(ceil(chars / 4), words). About four characters per token holds for
+ * English prose with BPE tokenizers; every word is at least one token, which keeps short
+ * words, digits and CJK text from being underestimated. */
 uint32_t rr_token_estimate(uint32_t chars, uint32_t words);
 
-/* Extract text features. PII spans are written to spans[0..max_spans) (may be NULL / 0);
- * *nspans receives the number written. Counts in `out` include every detection even past
- * max_spans. Text is UTF-8 (already checked); NUL bytes count as whitespace. */
+/* Extract text features. PII spans are written to spans[0..max_spans) (may be NULL / 0) in
+ * text order; *nspans (may be NULL) receives the number written. Counts in `out` include
+ * every detection even past max_spans. Text is UTF-8 (already checked; invalid bytes are
+ * harmless, they only make `chars` approximate); NUL bytes count as whitespace; len is
+ * capped at 4 GiB - 1. Allocation-free, linear time, thread-safe (no shared state). */
 void rr_text_features_extract(const char *text, size_t len, rr_text_features *out,
                               rr_pii_span *spans, size_t max_spans, size_t *nspans);
+
+/* Implementations of rr_text_features_extract, for tests and benchmarks: all give
+ * identical results. AUTO picks the fastest the CPU supports (AVX-512BW, AVX2, else the
+ * portable mask builder); REFERENCE is the plain word-by-word definition. */
+enum {
+    RR_FEATURES_AUTO = 0,
+    RR_FEATURES_REFERENCE,
+    RR_FEATURES_PORTABLE,
+    RR_FEATURES_AVX2,
+    RR_FEATURES_AVX512
+};
+/* Whether `impl` can run here; an unavailable impl given to _impl runs AUTO instead. */
+bool rr_text_features_impl_available(int impl);
+void rr_text_features_extract_impl(int impl, const char *text, size_t len,
+                                   rr_text_features *out, rr_pii_span *spans,
+                                   size_t max_spans, size_t *nspans);
 
 /* Term sets, content terms and coverage are implemented in lib/terms.c. */
 

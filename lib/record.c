@@ -8,7 +8,10 @@
 static void put_value(rr_buf *b, const rr_value *v, bool json) {
     switch (v->type) {
     case RR_T_NUM:
-        rr_buf_json_num(b, v->u.num);
+        if (json)
+            rr_buf_json_num(b, v->u.num);
+        else
+            rr_buf_printf(b, "%.6g", v->u.num); /* the reason line is for people */
         break;
     case RR_T_BOOL:
         rr_buf_puts(b, v->u.b ? "true" : "false");

@@ -89,7 +89,7 @@ static bool is_stop(const char *w, size_t n) {
     for (size_t i = 0; i < n; i++)
         low[i] = (char)((w[i] >= 'A' && w[i] <= 'Z') ? w[i] + 32 : w[i]);
     for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
-        if (strlen(stop[i]) == n && !memcmp(stop[i], low, n))
+        if (stop[i][0] == low[0] && !strncmp(stop[i], low, n) && stop[i][n] == 0)
             return true;
     return false;
 }

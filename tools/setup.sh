@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 
 packages="gcc g++ libc6-dev binutils make meson ninja-build pkg-config libjansson-dev libpcre2-dev \
-libxxhash-dev libcmocka-dev python3 golang-go"
+libxxhash-dev libcmocka-dev libcurl4-openssl-dev python3 python3-venv golang-go"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd_demo.h"
 #include "cmd_train.h"
 #include "cmd_eval.h"
 
@@ -41,6 +42,7 @@ static const struct {
     int (*fn)(int, char **);
     const char *help;
 } commands[] = {
+    {"demo", rrctl_cmd_demo, "the support copilot end to end on a simulated backend"},
     {"route", rrctl_cmd_route, "route JSONL requests (stdin) and print decision records"},
     {"features", rrctl_cmd_features, "print the features extracted from JSONL requests"},
     {"lint", rrctl_cmd_lint, "check a policy; print errors, warnings and escalation ladders"},
