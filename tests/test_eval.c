@@ -150,7 +150,7 @@ static void add_dominated_pairs(rr_eval *ev) {
 /* ---- the replay metrics on the hand-computed fixture --------------------------------- */
 
 /* tests/data/eval/support_small.jsonl through the default policy; every expected value
- * below is worked out by hand in tests/data/eval/README-section.md's fixture notes. */
+ * below is worked out by hand in tests/data/eval/support_small.md. */
 static void test_replay_metrics_match_hand_computed_fixture(void **state) {
     (void)state;
     rr_router *r = router_default();

@@ -25,7 +25,7 @@ typedef struct cli {
     double from, to, chosen;
     bool has_from, has_to, has_chosen;
     int steps;
-    int json, partial, skip, with_outputs;
+    int json, partial, skip, with_outputs, allow_empty;
     rr_eval_options eo;
     double min_q, min_qp;
     bool has_min_q, has_min_qp;
@@ -141,6 +141,8 @@ static int parse_cli(int argc, char **argv, cli *c, const char *help) {
             c->eo.flags |= RR_EVAL_SKIP_MALFORMED;
         } else if (!strcmp(a, "--no-revalidate")) {
             c->eo.flags |= RR_EVAL_NO_REVALIDATE;
+        } else if (!strcmp(a, "--allow-empty")) {
+            c->allow_empty = 1;
         } else if (!strcmp(a, "--with-outputs")) {
             c->with_outputs = 1;
         } else if (a[0] == '-' && a[1] == '-') {
@@ -240,6 +242,7 @@ typedef struct multi {
     uint64_t malformed;
     void (*on_record)(void *ud, const rr_eval_rec *rec, const rr_eval_trace *t, size_t n);
     void *ud;
+    int allow_empty; /* a shard of a map step may be empty */
 } multi;
 
 static int multi_line(multi *m, rr_eval_rec *rec, const char *line, size_t len, uint64_t no,
@@ -304,7 +307,7 @@ static int multi_run(multi *m, const char *path) {
     }
     for (size_t i = 0; i < m->n; i++)
         rr_eval_set_lines(m->ev[i], no);
-    if (rc == RRCTL_OK && !records) {
+    if (rc == RRCTL_OK && !records && !m->allow_empty) {
         fprintf(stderr, "rrctl: %s: no records (the file is empty)\n", path);
         rc = RRCTL_INPUT;
     }
@@ -317,7 +320,7 @@ static int multi_run(multi *m, const char *path) {
 }
 
 /* After a run: missing outcomes and an all-missing file are reported, never silent. */
-static int check_counts(rr_eval *ev, const char *path) {
+static int check_counts(rr_eval *ev, const char *path, int allow_empty) {
     if (rr_eval_malformed_count(ev))
         fprintf(stderr, "rrctl: %s: %llu malformed line(s) skipped (listed above)\n", path,
                 (unsigned long long)rr_eval_malformed_count(ev));
@@ -326,7 +329,7 @@ static int check_counts(rr_eval *ev, const char *path) {
                 "rrctl: %s: %llu record(s) lack the outcome their route needs and are "
                 "left out (see \"missing_outcome\")\n",
                 path, (unsigned long long)rr_eval_missing_count(ev));
-    if (!rr_eval_record_count(ev)) {
+    if (!rr_eval_record_count(ev) && !allow_empty) {
         fprintf(stderr, "rrctl: %s: no record could be replayed\n", path);
         return RRCTL_INPUT;
     }
@@ -484,6 +487,7 @@ static const char replay_help[] =
     "premium share and the oracle; RouteLLM's APGR/CPT and RouterBench's AIQ.\n\n"
     "  --json            the metrics as JSON instead of the table\n"
     "  --partial         the mergeable aggregate (for `rrctl merge`, e.g. one per shard)\n"
+    "  --allow-empty     with --partial: an empty shard gives an empty aggregate, not an error\n"
     "  --report FILE     a self-contained HTML report (or SVG when FILE ends in .svg)\n"
     "  --skip-malformed  report malformed lines and go on (default: stop at the first)\n"
     "  --no-revalidate   trust recorded verdicts even where an output is recorded\n"
@@ -506,10 +510,10 @@ int rrctl_cmd_replay(int argc, char **argv) {
         rr_router_free(r);
         return RRCTL_USAGE;
     }
-    multi m = {&ev, 1, c.skip, 0, NULL, NULL};
+    multi m = {&ev, 1, c.skip, 0, NULL, NULL, c.allow_empty && c.partial};
     rc = multi_run(&m, c.data);
     if (rc == RRCTL_OK)
-        rc = check_counts(ev, c.data);
+        rc = check_counts(ev, c.data, c.allow_empty && c.partial);
     if (rc == RRCTL_OK)
         rc = emit(ev, &c);
     rr_eval_free(ev);
@@ -520,10 +524,12 @@ int rrctl_cmd_replay(int argc, char **argv) {
 /* ---- merge ------------------------------------------------------------------------------- */
 
 static const char merge_help[] =
-    "usage: rrctl merge [--policy FILE] [--json | --partial] [--report FILE] PARTIAL...\n\n"
+    "usage: rrctl merge [--policy FILE] [--json | --partial] [--report FILE] FILE|-...\n\n"
     "Merge the aggregates `rrctl replay --partial` wrote (one per shard) and report as one\n"
     "replay over all the data would: counts add exactly, latency percentiles come from the\n"
-    "merged sketches (within 1%). With --policy, every partial must come from that policy.\n";
+    "merged sketches (within 1%). Each FILE holds one partial per line. With --policy,\n"
+    "every partial must come from that policy. --partial prints the merged aggregate, for\n"
+    "merging in a tree.\n";
 
 int rrctl_cmd_merge(int argc, char **argv) {
     cli c;
@@ -544,14 +550,31 @@ int rrctl_cmd_merge(int argc, char **argv) {
         if (!s) {
             fprintf(stderr, "rrctl merge: %s: cannot read\n", c.pos[i]);
             rc = RRCTL_FAILURE;
-        } else if (rr_eval_merge_json(ev, s, n, &err) != RR_OK) {
-            rrctl_print_error(c.pos[i], &err);
-            rc = err.code == RR_ENOMEM ? RRCTL_FAILURE : RRCTL_INPUT;
+        }
+        /* One partial per line (what a map step's outputs concatenate to); Hadoop
+         * streaming's trailing tab is whitespace to JSON. */
+        size_t line = 0;
+        for (char *p = s, *end; rc == RRCTL_OK && p && p < s + n; p = end + 1) {
+            end = memchr(p, '\n', (size_t)(s + n - p));
+            if (!end)
+                end = s + n;
+            line++;
+            size_t k = 0;
+            while (p + k < end && strchr(" \t\r", p[k]))
+                k++;
+            if (p + k == end)
+                continue;
+            if (rr_eval_merge_json(ev, p, (size_t)(end - p), &err) != RR_OK) {
+                char what[1100];
+                snprintf(what, sizeof what, "%s: line %zu", c.pos[i], line);
+                rrctl_print_error(what, &err);
+                rc = err.code == RR_ENOMEM ? RRCTL_FAILURE : RRCTL_INPUT;
+            }
         }
         free(s);
     }
     if (rc == RRCTL_OK)
-        rc = check_counts(ev, "merged partials");
+        rc = check_counts(ev, "merged partials", c.partial);
     if (rc == RRCTL_OK)
         rc = emit(ev, &c);
     rr_eval_free(ev);
@@ -687,11 +710,11 @@ int rrctl_cmd_sweep(int argc, char **argv) {
     rr_eval **ev = NULL;
     c.eo.bootstrap = 0;
     rc = vals ? build_grid(&p, &name, 1, vals, n, &c.eo, &rs, &ev) : RRCTL_FAILURE;
-    multi m = {ev, n, c.skip, 0, NULL, NULL};
+    multi m = {ev, n, c.skip, 0, NULL, NULL, 0};
     if (rc == RRCTL_OK)
         rc = multi_run(&m, c.data);
     if (rc == RRCTL_OK)
-        rc = check_counts(ev[0], c.data);
+        rc = check_counts(ev[0], c.data, 0);
     if (rc == RRCTL_OK) {
         double *xs = calloc(n, sizeof *xs), *qs = calloc(n, sizeof *qs),
                *cs = calloc(n, sizeof *cs);
@@ -839,6 +862,7 @@ static int threshold_values(const cli *c, const policy_src *p, const rr_router *
     long n;
     uint64_t no = 0;
     double lo = INFINITY, hi = -INFINITY;
+    bool integral = true; /* then candidates are whole numbers too */
     while ((n = rrctl_getline(&buf, &bcap, f)) >= 0) {
         no++;
         if (rr_eval_rec_parse(&rec, buf, (size_t)n, no, NULL) == RR_OK &&
@@ -847,6 +871,7 @@ static int threshold_values(const cli *c, const policy_src *p, const rr_router *
             if (isfinite(v)) {
                 rr_sketch_add(&sk, &a, v, 1); /* ranks only: the sign is kept below */
                 lo = fmin(lo, v), hi = fmax(hi, v);
+                integral &= v == floor(v);
             }
         }
         rr_eval_rec_clear(&rec);
@@ -865,6 +890,8 @@ static int threshold_values(const cli *c, const policy_src *p, const rr_router *
                 v = lo;
             if (i == steps - 1)
                 v = hi;
+            if (integral)
+                v = round(v);
             if (!m || v > vals[m - 1] + 1e-12)
                 vals[m++] = v;
         }
@@ -882,7 +909,7 @@ static int threshold_values(const cli *c, const policy_src *p, const rr_router *
 }
 
 static void print_ci(const char *what, double v, double lo, double hi, const char *target) {
-    printf("  %-34s %10.4f   95%% CI [%.4f, %.4f]%s%s\n", what, v, lo, hi, target ? "   " : "",
+    printf("  %-34s %10.5g   95%% CI [%.5g, %.5g]%s%s\n", what, v, lo, hi, target ? "   " : "",
            target ? target : "");
 }
 
@@ -1020,11 +1047,11 @@ int rrctl_cmd_calibrate(int argc, char **argv) {
         rc = build_grid(&p, names, c.nthr, grid, total, &eo, &rs, &ev);
     else if (rc == RRCTL_OK)
         rc = RRCTL_FAILURE;
-    multi m = {ev, total, c.skip, 0, NULL, NULL};
+    multi m = {ev, total, c.skip, 0, NULL, NULL, 0};
     if (rc == RRCTL_OK)
         rc = multi_run(&m, c.data);
     if (rc == RRCTL_OK)
-        rc = check_counts(ev[0], c.data);
+        rc = check_counts(ev[0], c.data, 0);
     rr_eval_objectives obj;
     objectives_of(&c, &obj);
     rr_eval_judgement bo = {false, INFINITY, INFINITY, NAN};
@@ -1040,12 +1067,16 @@ int rrctl_cmd_calibrate(int argc, char **argv) {
         rr_error err = RR_ERROR_INIT;
         if (rc == RRCTL_OK && rr_eval_new(&e, r, &eb, &err))
             rc = RRCTL_FAILURE;
-        multi m2 = {&e, 1, c.skip, 0, NULL, NULL};
+        multi m2 = {&e, 1, c.skip, 0, NULL, NULL, 0};
         if (rc == RRCTL_OK)
             rc = multi_run(&m2, c.data);
         if (rc == RRCTL_OK) {
-            printf("%zu candidates evaluated on %llu records.\n", total,
+            printf("%zu candidates evaluated; the chosen values replay %llu records", total,
                    (unsigned long long)rr_eval_record_count(e));
+            if (rr_eval_missing_count(e))
+                printf(" (%llu more lack the outcome their route needs and are left out)",
+                       (unsigned long long)rr_eval_missing_count(e));
+            printf(".\n");
             if (bo.feasible) {
                 printf("chosen (cheapest meeting every objective): ");
                 print_candidate(names, grid + (size_t)best * c.nthr, c.nthr);
@@ -1110,8 +1141,10 @@ static void compare_metric(const char *name, int m, double va, double vb, rr_eva
     if (json)
         printf("%s\"%s\":{\"a\":%.17g,\"b\":%.17g,\"delta\":%.17g,\"ci\":[%.17g,%.17g]}",
                first ? "" : ",", name, va, vb, vb - va, lo, hi);
+    else if (m < 0) /* percentiles and ratios of counts have no per-resample sums */
+        printf("%-26s %12.6g %12.6g %+12.6g   (no interval)\n", name, va, vb, vb - va);
     else
-        printf("%-26s %12.6f %12.6f %+12.6f   [%+.6f, %+.6f]%s\n", name, va, vb, vb - va, lo, hi,
+        printf("%-26s %12.6g %12.6g %+12.6g   [%+.6g, %+.6g]%s\n", name, va, vb, vb - va, lo, hi,
                (lo > 0 || hi < 0) ? "  *" : "");
     free(x), free(y);
 }
@@ -1140,11 +1173,11 @@ int rrctl_cmd_compare(int argc, char **argv) {
     rr_alloc_init(&al, NULL);
     rr_eval_changes_init(&u.ch, &al);
     rr_eval_changes *ch = &u.ch;
-    multi m = {ev, 2, c.skip, 0, on_compare, &u};
+    multi m = {ev, 2, c.skip, 0, on_compare, &u, 0};
     if (rc == RRCTL_OK)
         rc = multi_run(&m, c.data);
     if (rc == RRCTL_OK)
-        rc = check_counts(ev[0], c.data);
+        rc = check_counts(ev[0], c.data, 0);
     if (rc == RRCTL_OK) {
         rr_eval_summary a, b;
         rr_eval_summarise(ev[0], NULL, &a);
