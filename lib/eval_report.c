@@ -66,7 +66,7 @@ static bool overlaps(const box *a, const box *b) {
 static void place_label(rr_buf *b, box *placed, size_t *np, size_t cap, double x, double y,
                         const char *text, const char *cls, double W, double H) {
     double w = 6.6 * (double)strlen(text) + 4, h = 14;
-    static const double dx[] = {9, -9, 0, 0, 9, -9, 9, -9, 0, 0};
+    static const double dx[] = {12, -12, 0, 0, 12, -12, 12, -12, 0, 0};
     static const double dy[] = {4, 4, -10, 18, -12, -12, 20, 20, -26, 34};
     static const int anchor[] = {0, 2, 1, 1, 0, 2, 0, 2, 1, 1}; /* start, middle, end */
     size_t best = 0;

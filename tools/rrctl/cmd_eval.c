@@ -249,12 +249,11 @@ static int multi_line(multi *m, rr_eval_rec *rec, const char *line, size_t len, 
                       rr_eval_trace *tr, const char *path) {
     rr_error err = RR_ERROR_INIT;
     int rc = rr_eval_rec_parse(rec, line, len, no, &err);
-    for (size_t i = 0; rc == RR_OK && i < m->n; i++) {
+    /* A record one policy cannot replay (its router rejects the request) is noted as
+     * malformed in every evaluation; the policies before it have counted it already, which
+     * only happens when their limits (e.g. max_text_bytes) differ. */
+    for (size_t i = 0; rc == RR_OK && i < m->n; i++)
         rc = rr_eval_add_record(m->ev[i], rec, &tr[i], &err);
-        if (rc == RR_EDATA)
-            for (size_t j = 0; j < i; j++) /* keep the evaluations comparable */
-                rr_eval_note_malformed(m->ev[j], no, &err);
-    }
     if (rc == RR_OK && m->on_record)
         m->on_record(m->ud, rec, tr, m->n);
     rr_eval_rec_clear(rec);
@@ -443,6 +442,14 @@ static void print_summary(const char *js, size_t len) {
                jnum(p, "oracle.apgr"));
     printf("AIQ of the models' frontier: %.4f\n",
            jnum(json_object_get(r, "research"), "aiq_models"));
+    const json_t *ci = json_object_get(json_object_get(r, "bootstrap"), "ci");
+    if (json_object_size(ci)) {
+        printf("\n95%% intervals (%.0f Poisson-bootstrap resamples):\n",
+               jnum(r, "bootstrap.resamples"));
+        json_object_foreach((json_t *)ci, k, g)
+            printf("  %-26s %.6g .. %.6g\n", k, json_number_value(json_array_get(g, 0)),
+                   json_number_value(json_array_get(g, 1)));
+    }
     json_decref(r);
 }
 
@@ -580,6 +587,30 @@ int rrctl_cmd_merge(int argc, char **argv) {
     rr_eval_free(ev);
     rr_router_free(r);
     return rc;
+}
+
+/* JSON output helpers: numbers through rr_buf_json_num, so NaN becomes null. */
+static void jkv(rr_buf *b, const char *k, double v) {
+    rr_buf_json_str(b, k, strlen(k));
+    rr_buf_putc(b, ':');
+    rr_buf_json_num(b, v);
+    rr_buf_putc(b, ',');
+}
+
+static void print_jstr(const char *s) {
+    rr_alloc a;
+    rr_alloc_init(&a, NULL);
+    rr_buf b;
+    rr_buf_init(&b, &a);
+    rr_buf_json_str(&b, s, strlen(s));
+    fputs(b.oom ? "null" : b.p, stdout);
+    rr_buf_free(&b);
+}
+
+static void jclose(rr_buf *b, char c) {
+    if (b->len && b->p[b->len - 1] == ',')
+        b->len--;
+    rr_buf_putc(b, c);
 }
 
 /* ---- sweep ------------------------------------------------------------------------------- */
@@ -720,46 +751,64 @@ int rrctl_cmd_sweep(int argc, char **argv) {
                *cs = calloc(n, sizeof *cs);
         rr_eval_summary s0;
         rr_eval_summarise(ev[0], NULL, &s0);
-        if (c.json)
-            printf("{\"threshold\":\"%s\",\"points\":[", name);
-        else
+        rr_alloc a;
+        rr_alloc_init(&a, NULL);
+        rr_buf jb;
+        rr_buf_init(&jb, &a);
+        rr_buf_puts(&jb, "{\"threshold\":");
+        rr_buf_json_str(&jb, name, strlen(name));
+        rr_buf_puts(&jb, ",\"points\":[");
+        if (!c.json)
             printf("%-14s %8s %11s %8s %8s %8s %8s\n", name, "quality", "cost/req", "p95 ms",
                    "premium", "escal.", "human");
         for (size_t i = 0; i < n; i++) {
             rr_eval_summary s;
             rr_eval_summarise(ev[i], NULL, &s);
             xs[i] = s.premium_share, qs[i] = s.quality, cs[i] = s.cost_per_request;
-            if (c.json)
-                printf("%s{\"value\":%.17g,\"quality\":%.17g,\"cost_per_request_usd\":%.17g,"
-                       "\"p95_ms\":%.17g,\"premium_share\":%.17g,\"escalation_rate\":%.17g,"
-                       "\"human_review_rate\":%.17g,\"chosen\":%s}",
-                       i ? "," : "", vals[i], s.quality, s.cost_per_request, s.latency_p95,
-                       s.premium_share, s.escalation_rate, s.human_rate,
-                       (int)i == chosen_i ? "true" : "false");
-            else
+            rr_buf_putc(&jb, '{');
+            jkv(&jb, "value", vals[i]);
+            jkv(&jb, "quality", s.quality);
+            jkv(&jb, "cost_per_request_usd", s.cost_per_request);
+            jkv(&jb, "p95_ms", s.latency_p95);
+            jkv(&jb, "premium_share", s.premium_share);
+            jkv(&jb, "escalation_rate", s.escalation_rate);
+            jkv(&jb, "human_review_rate", s.human_rate);
+            rr_buf_printf(&jb, "\"chosen\":%s},", (int)i == chosen_i ? "true" : "false");
+            if (!c.json)
                 printf("%-14g %8.4f  $%-9.6f %8.0f %7.1f%% %7.1f%% %7.1f%%%s\n", vals[i], s.quality,
                        s.cost_per_request, s.latency_p95, 100 * s.premium_share,
                        100 * s.escalation_rate, 100 * s.human_rate,
                        (int)i == chosen_i ? "   <- chosen" : "");
         }
         rr_route_curve curve;
-        rr_alloc a;
-        rr_alloc_init(&a, NULL);
         int crc = xs && qs ? rr_route_curve_points(xs, qs, n, s0.q_cheapest, s0.q_premium, &a,
                                                    &curve, NULL)
                            : RR_ENOMEM;
         double aiq = cs && qs ? rr_aiq(cs, qs, n, &a) : NAN;
         if (c.json) {
-            printf(
-                "],\"baselines\":{\"always_cheapest\":{\"quality\":%.17g,\"cost_per_request_usd\":"
-                "%.17g},\"always_premium\":{\"quality\":%.17g,\"cost_per_request_usd\":%.17g},"
-                "\"oracle\":{\"quality\":%.17g,\"cost_per_request_usd\":%.17g}},\"aiq\":%.17g",
-                s0.q_cheapest, s0.c_cheapest, s0.q_premium, s0.c_premium, s0.q_oracle, s0.c_oracle,
-                aiq);
-            if (crc == RR_OK)
-                printf(",\"apgr\":%.17g,\"cpt50\":%.17g,\"cpt80\":%.17g", curve.apgr, curve.cpt50,
-                       curve.cpt80);
-            printf("}\n");
+            jclose(&jb, ']');
+            rr_buf_puts(&jb, ",\"baselines\":{\"always_cheapest\":{");
+            jkv(&jb, "quality", s0.q_cheapest);
+            jkv(&jb, "cost_per_request_usd", s0.c_cheapest);
+            jclose(&jb, '}');
+            rr_buf_puts(&jb, ",\"always_premium\":{");
+            jkv(&jb, "quality", s0.q_premium);
+            jkv(&jb, "cost_per_request_usd", s0.c_premium);
+            jclose(&jb, '}');
+            rr_buf_puts(&jb, ",\"oracle\":{");
+            jkv(&jb, "quality", s0.q_oracle);
+            jkv(&jb, "cost_per_request_usd", s0.c_oracle);
+            jclose(&jb, '}');
+            rr_buf_puts(&jb, "},");
+            jkv(&jb, "aiq", aiq);
+            jkv(&jb, "apgr", crc == RR_OK ? curve.apgr : NAN);
+            jkv(&jb, "cpt50", crc == RR_OK ? curve.cpt50 : NAN);
+            jkv(&jb, "cpt80", crc == RR_OK ? curve.cpt80 : NAN);
+            jclose(&jb, '}');
+            if (jb.oom)
+                rc = RRCTL_FAILURE;
+            else
+                printf("%s\n", jb.p);
         } else {
             printf("%-14s %8.4f  $%-9.6f\n%-14s %8.4f  $%-9.6f\n%-14s %8.4f  $%-9.6f\n",
                    "always cheap", s0.q_cheapest, s0.c_cheapest, "always premium", s0.q_premium,
@@ -770,6 +819,7 @@ int rrctl_cmd_sweep(int argc, char **argv) {
                        curve.apgr, 100 * curve.cpt50, 100 * curve.cpt80);
             printf("sweep AIQ %.4f (RouterBench, over the sweep's cost range)\n", aiq);
         }
+        rr_buf_free(&jb);
         if (c.svg)
             sweep_svg(&c, name, vals, ev, n, chosen_i);
         free(xs), free(qs), free(cs);
@@ -1138,10 +1188,15 @@ static void compare_metric(const char *name, int m, double va, double vb, rr_eva
             y[i] -= x[i];
         rr_boot_interval(y, n, &lo, &hi);
     }
-    if (json)
-        printf("%s\"%s\":{\"a\":%.17g,\"b\":%.17g,\"delta\":%.17g,\"ci\":[%.17g,%.17g]}",
-               first ? "" : ",", name, va, vb, vb - va, lo, hi);
-    else if (m < 0) /* percentiles and ratios of counts have no per-resample sums */
+    if (json) {
+        double v[5] = {va, vb, vb - va, lo, hi};
+        char t[5][32];
+        for (int i = 0; i < 5; i++) /* JSON has no NaN: undefined figures are null */
+            snprintf(t[i], sizeof t[i], isfinite(v[i]) ? "%.17g" : "null", v[i]);
+        printf("%s\"%s\":{\"a\":%s,\"b\":%s,\"delta\":%s,\"ci\":%s%s%s%s%s}", first ? "" : ",",
+               name, t[0], t[1], t[2], m < 0 ? "" : "[", m < 0 ? "null" : t[3], m < 0 ? "" : ",",
+               m < 0 ? "" : t[4], m < 0 ? "" : "]");
+    } else if (m < 0) /* percentiles and ratios of counts have no per-resample sums */
         printf("%-26s %12.6g %12.6g %+12.6g   (no interval)\n", name, va, vb, vb - va);
     else
         printf("%-26s %12.6g %12.6g %+12.6g   [%+.6g, %+.6g]%s\n", name, va, vb, vb - va, lo, hi,
@@ -1183,8 +1238,8 @@ int rrctl_cmd_compare(int argc, char **argv) {
         rr_eval_summarise(ev[0], NULL, &a);
         rr_eval_summarise(ev[1], NULL, &b);
         if (c.json)
-            printf("{\"a\":\"%s\",\"b\":\"%s\",\"records\":%llu,\"metrics\":{", c.pos[0], c.pos[1],
-                   (unsigned long long)a.n);
+            printf("{\"a\":"), print_jstr(c.pos[0]), printf(",\"b\":"), print_jstr(c.pos[1]),
+                printf(",\"records\":%llu,\"metrics\":{", (unsigned long long)a.n);
         else
             printf("A = %s, B = %s, %llu records; * = the 95%% interval excludes 0\n\n%-26s %12s "
                    "%12s %12s   %s\n",
@@ -1208,8 +1263,9 @@ int rrctl_cmd_compare(int argc, char **argv) {
         if (c.json) {
             printf("},\"changed\":%llu,\"groups\":[", (unsigned long long)ch->total);
             for (size_t i = 0; i < ch->n; i++) {
-                printf("%s{\"reason\":\"%s\",\"count\":%llu}", i ? "," : "", ch->c[i].reason,
-                       (unsigned long long)ch->c[i].n);
+                printf("%s{\"reason\":", i ? "," : "");
+                print_jstr(ch->c[i].reason);
+                printf(",\"count\":%llu}", (unsigned long long)ch->c[i].n);
             }
             printf("]}\n");
         } else {
