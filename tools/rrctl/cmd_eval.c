@@ -707,6 +707,89 @@ static void sweep_svg(const cli *c, const char *name, const double *vals, rr_eva
     rr_buf_free(&b);
 }
 
+/* The sweep's table (or JSON), its APGR / CPT / AIQ, and the SVG. */
+static int sweep_report(const cli *cp, const char *name, const double *vals, rr_eval **ev, size_t n,
+                        int chosen_i) {
+    cli c = *cp;
+    int rc = RRCTL_OK;
+    double *xs = calloc(n, sizeof *xs), *qs = calloc(n, sizeof *qs), *cs = calloc(n, sizeof *cs);
+    rr_eval_summary s0;
+    rr_eval_summarise(ev[0], NULL, &s0);
+    rr_alloc a;
+    rr_alloc_init(&a, NULL);
+    rr_buf jb;
+    rr_buf_init(&jb, &a);
+    rr_buf_puts(&jb, "{\"threshold\":");
+    rr_buf_json_str(&jb, name, strlen(name));
+    rr_buf_puts(&jb, ",\"points\":[");
+    if (!c.json)
+        printf("%-14s %8s %11s %8s %8s %8s %8s\n", name, "quality", "cost/req", "p95 ms", "premium",
+               "escal.", "human");
+    for (size_t i = 0; i < n; i++) {
+        rr_eval_summary s;
+        rr_eval_summarise(ev[i], NULL, &s);
+        xs[i] = s.premium_share, qs[i] = s.quality, cs[i] = s.cost_per_request;
+        rr_buf_putc(&jb, '{');
+        jkv(&jb, "value", vals[i]);
+        jkv(&jb, "quality", s.quality);
+        jkv(&jb, "cost_per_request_usd", s.cost_per_request);
+        jkv(&jb, "p95_ms", s.latency_p95);
+        jkv(&jb, "premium_share", s.premium_share);
+        jkv(&jb, "escalation_rate", s.escalation_rate);
+        jkv(&jb, "human_review_rate", s.human_rate);
+        rr_buf_printf(&jb, "\"chosen\":%s},", (int)i == chosen_i ? "true" : "false");
+        if (!c.json)
+            printf("%-14g %8.4f  $%-9.6f %8.0f %7.1f%% %7.1f%% %7.1f%%%s\n", vals[i], s.quality,
+                   s.cost_per_request, s.latency_p95, 100 * s.premium_share,
+                   100 * s.escalation_rate, 100 * s.human_rate,
+                   (int)i == chosen_i ? "   <- chosen" : "");
+    }
+    rr_route_curve curve;
+    int crc = xs && qs
+                  ? rr_route_curve_points(xs, qs, n, s0.q_cheapest, s0.q_premium, &a, &curve, NULL)
+                  : RR_ENOMEM;
+    double aiq = cs && qs ? rr_aiq(cs, qs, n, &a) : NAN;
+    if (c.json) {
+        jclose(&jb, ']');
+        rr_buf_puts(&jb, ",\"baselines\":{\"always_cheapest\":{");
+        jkv(&jb, "quality", s0.q_cheapest);
+        jkv(&jb, "cost_per_request_usd", s0.c_cheapest);
+        jclose(&jb, '}');
+        rr_buf_puts(&jb, ",\"always_premium\":{");
+        jkv(&jb, "quality", s0.q_premium);
+        jkv(&jb, "cost_per_request_usd", s0.c_premium);
+        jclose(&jb, '}');
+        rr_buf_puts(&jb, ",\"oracle\":{");
+        jkv(&jb, "quality", s0.q_oracle);
+        jkv(&jb, "cost_per_request_usd", s0.c_oracle);
+        jclose(&jb, '}');
+        rr_buf_puts(&jb, "},");
+        jkv(&jb, "aiq", aiq);
+        jkv(&jb, "apgr", crc == RR_OK ? curve.apgr : NAN);
+        jkv(&jb, "cpt50", crc == RR_OK ? curve.cpt50 : NAN);
+        jkv(&jb, "cpt80", crc == RR_OK ? curve.cpt80 : NAN);
+        jclose(&jb, '}');
+        if (jb.oom)
+            rc = RRCTL_FAILURE;
+        else
+            printf("%s\n", jb.p);
+    } else {
+        printf("%-14s %8.4f  $%-9.6f\n%-14s %8.4f  $%-9.6f\n%-14s %8.4f  $%-9.6f\n", "always cheap",
+               s0.q_cheapest, s0.c_cheapest, "always premium", s0.q_premium, s0.c_premium, "oracle",
+               s0.q_oracle, s0.c_oracle);
+        if (crc == RR_OK)
+            printf("\nsweep APGR %.4f, CPT(50%%) %.1f%%, CPT(80%%) %.1f%% (share of requests "
+                   "answered by the top tier)\n",
+                   curve.apgr, 100 * curve.cpt50, 100 * curve.cpt80);
+        printf("sweep AIQ %.4f (RouterBench, over the sweep's cost range)\n", aiq);
+    }
+    rr_buf_free(&jb);
+    if (c.svg)
+        sweep_svg(&c, name, vals, ev, n, chosen_i);
+    free(xs), free(qs), free(cs);
+    return rc;
+}
+
 int rrctl_cmd_sweep(int argc, char **argv) {
     cli c;
     int rc = parse_cli(argc, argv, &c, sweep_help);
@@ -746,84 +829,8 @@ int rrctl_cmd_sweep(int argc, char **argv) {
         rc = multi_run(&m, c.data);
     if (rc == RRCTL_OK)
         rc = check_counts(ev[0], c.data, 0);
-    if (rc == RRCTL_OK) {
-        double *xs = calloc(n, sizeof *xs), *qs = calloc(n, sizeof *qs),
-               *cs = calloc(n, sizeof *cs);
-        rr_eval_summary s0;
-        rr_eval_summarise(ev[0], NULL, &s0);
-        rr_alloc a;
-        rr_alloc_init(&a, NULL);
-        rr_buf jb;
-        rr_buf_init(&jb, &a);
-        rr_buf_puts(&jb, "{\"threshold\":");
-        rr_buf_json_str(&jb, name, strlen(name));
-        rr_buf_puts(&jb, ",\"points\":[");
-        if (!c.json)
-            printf("%-14s %8s %11s %8s %8s %8s %8s\n", name, "quality", "cost/req", "p95 ms",
-                   "premium", "escal.", "human");
-        for (size_t i = 0; i < n; i++) {
-            rr_eval_summary s;
-            rr_eval_summarise(ev[i], NULL, &s);
-            xs[i] = s.premium_share, qs[i] = s.quality, cs[i] = s.cost_per_request;
-            rr_buf_putc(&jb, '{');
-            jkv(&jb, "value", vals[i]);
-            jkv(&jb, "quality", s.quality);
-            jkv(&jb, "cost_per_request_usd", s.cost_per_request);
-            jkv(&jb, "p95_ms", s.latency_p95);
-            jkv(&jb, "premium_share", s.premium_share);
-            jkv(&jb, "escalation_rate", s.escalation_rate);
-            jkv(&jb, "human_review_rate", s.human_rate);
-            rr_buf_printf(&jb, "\"chosen\":%s},", (int)i == chosen_i ? "true" : "false");
-            if (!c.json)
-                printf("%-14g %8.4f  $%-9.6f %8.0f %7.1f%% %7.1f%% %7.1f%%%s\n", vals[i], s.quality,
-                       s.cost_per_request, s.latency_p95, 100 * s.premium_share,
-                       100 * s.escalation_rate, 100 * s.human_rate,
-                       (int)i == chosen_i ? "   <- chosen" : "");
-        }
-        rr_route_curve curve;
-        int crc = xs && qs ? rr_route_curve_points(xs, qs, n, s0.q_cheapest, s0.q_premium, &a,
-                                                   &curve, NULL)
-                           : RR_ENOMEM;
-        double aiq = cs && qs ? rr_aiq(cs, qs, n, &a) : NAN;
-        if (c.json) {
-            jclose(&jb, ']');
-            rr_buf_puts(&jb, ",\"baselines\":{\"always_cheapest\":{");
-            jkv(&jb, "quality", s0.q_cheapest);
-            jkv(&jb, "cost_per_request_usd", s0.c_cheapest);
-            jclose(&jb, '}');
-            rr_buf_puts(&jb, ",\"always_premium\":{");
-            jkv(&jb, "quality", s0.q_premium);
-            jkv(&jb, "cost_per_request_usd", s0.c_premium);
-            jclose(&jb, '}');
-            rr_buf_puts(&jb, ",\"oracle\":{");
-            jkv(&jb, "quality", s0.q_oracle);
-            jkv(&jb, "cost_per_request_usd", s0.c_oracle);
-            jclose(&jb, '}');
-            rr_buf_puts(&jb, "},");
-            jkv(&jb, "aiq", aiq);
-            jkv(&jb, "apgr", crc == RR_OK ? curve.apgr : NAN);
-            jkv(&jb, "cpt50", crc == RR_OK ? curve.cpt50 : NAN);
-            jkv(&jb, "cpt80", crc == RR_OK ? curve.cpt80 : NAN);
-            jclose(&jb, '}');
-            if (jb.oom)
-                rc = RRCTL_FAILURE;
-            else
-                printf("%s\n", jb.p);
-        } else {
-            printf("%-14s %8.4f  $%-9.6f\n%-14s %8.4f  $%-9.6f\n%-14s %8.4f  $%-9.6f\n",
-                   "always cheap", s0.q_cheapest, s0.c_cheapest, "always premium", s0.q_premium,
-                   s0.c_premium, "oracle", s0.q_oracle, s0.c_oracle);
-            if (crc == RR_OK)
-                printf("\nsweep APGR %.4f, CPT(50%%) %.1f%%, CPT(80%%) %.1f%% (share of requests "
-                       "answered by the top tier)\n",
-                       curve.apgr, 100 * curve.cpt50, 100 * curve.cpt80);
-            printf("sweep AIQ %.4f (RouterBench, over the sweep's cost range)\n", aiq);
-        }
-        rr_buf_free(&jb);
-        if (c.svg)
-            sweep_svg(&c, name, vals, ev, n, chosen_i);
-        free(xs), free(qs), free(cs);
-    }
+    if (rc == RRCTL_OK)
+        rc = sweep_report(&c, name, vals, ev, n, chosen_i);
     free_evals(ev, rs, rs ? n : 0);
     free(vals);
     free(p.text);
@@ -1048,6 +1055,55 @@ static void print_candidate(const char *const *names, const double *v, size_t k)
         printf("%s%s = %g", j ? ", " : "", names[j], v[j]);
 }
 
+/* Second pass: the winner replayed again with bootstrap resamples for its intervals,
+ * its figures printed, and the calibrated policy written when it meets the objectives. */
+static int calibrate_finish(cli *c, const policy_src *p, const char *const *names,
+                            const double *chosen, size_t total, const rr_eval_judgement *bo,
+                            uint32_t boot, const rr_router *base) {
+    int rc;
+    rr_router *r = NULL;
+    rr_eval *e = NULL;
+    rr_eval_options eb = c->eo;
+    eb.bootstrap = boot;
+    c->eo.bootstrap = boot;
+    rc = router_with(p->path, p->text, p->len, names, chosen, c->nthr, &r);
+    rr_error err = RR_ERROR_INIT;
+    if (rc == RRCTL_OK && rr_eval_new(&e, r, &eb, &err))
+        rc = RRCTL_FAILURE;
+    multi m2 = {&e, 1, c->skip, 0, NULL, NULL, 0};
+    if (rc == RRCTL_OK)
+        rc = multi_run(&m2, c->data);
+    if (rc == RRCTL_OK) {
+        printf("%zu candidates evaluated; the chosen values replay %llu records", total,
+               (unsigned long long)rr_eval_record_count(e));
+        if (rr_eval_missing_count(e))
+            printf(" (%llu more lack the outcome their route needs and are left out)",
+                   (unsigned long long)rr_eval_missing_count(e));
+        printf(".\n");
+        if (bo->feasible) {
+            printf("chosen (cheapest meeting every objective): ");
+            print_candidate(names, chosen, c->nthr);
+            printf("\n");
+        } else {
+            printf("NO candidate meets the objectives. Closest (smallest total relative "
+                   "shortfall %.4f): ",
+                   bo->violation);
+            print_candidate(names, chosen, c->nthr);
+            printf("\n");
+        }
+        report_objectives(c, e);
+        if (bo->feasible && c->out)
+            rc = write_policy(c, p, names, chosen, c->nthr, rr_router_policy_version(base));
+        else if (bo->feasible)
+            printf("(use --out FILE to write the calibrated policy)\n");
+        else
+            rc = RRCTL_UNMET;
+    }
+    rr_eval_free(e);
+    rr_router_free(r);
+    return rc;
+}
+
 int rrctl_cmd_calibrate(int argc, char **argv) {
     cli c;
     int rc = parse_cli(argc, argv, &c, calibrate_help);
@@ -1106,50 +1162,8 @@ int rrctl_cmd_calibrate(int argc, char **argv) {
     objectives_of(&c, &obj);
     rr_eval_judgement bo = {false, INFINITY, INFINITY, NAN};
     int best = rc == RRCTL_OK ? rr_eval_pick(ev, total, &obj, &bo) : -1;
-    if (rc == RRCTL_OK) {
-        /* Second pass: the winner with bootstrap resamples for its intervals. */
-        rr_router *r = NULL;
-        rr_eval *e = NULL;
-        rr_eval_options eb = c.eo;
-        eb.bootstrap = boot;
-        c.eo.bootstrap = boot;
-        rc = router_with(p.path, p.text, p.len, names, grid + (size_t)best * c.nthr, c.nthr, &r);
-        rr_error err = RR_ERROR_INIT;
-        if (rc == RRCTL_OK && rr_eval_new(&e, r, &eb, &err))
-            rc = RRCTL_FAILURE;
-        multi m2 = {&e, 1, c.skip, 0, NULL, NULL, 0};
-        if (rc == RRCTL_OK)
-            rc = multi_run(&m2, c.data);
-        if (rc == RRCTL_OK) {
-            printf("%zu candidates evaluated; the chosen values replay %llu records", total,
-                   (unsigned long long)rr_eval_record_count(e));
-            if (rr_eval_missing_count(e))
-                printf(" (%llu more lack the outcome their route needs and are left out)",
-                       (unsigned long long)rr_eval_missing_count(e));
-            printf(".\n");
-            if (bo.feasible) {
-                printf("chosen (cheapest meeting every objective): ");
-                print_candidate(names, grid + (size_t)best * c.nthr, c.nthr);
-                printf("\n");
-            } else {
-                printf("NO candidate meets the objectives. Closest (smallest total relative "
-                       "shortfall %.4f): ",
-                       bo.violation);
-                print_candidate(names, grid + (size_t)best * c.nthr, c.nthr);
-                printf("\n");
-            }
-            report_objectives(&c, e);
-            if (bo.feasible && c.out)
-                rc = write_policy(&c, &p, names, grid + (size_t)best * c.nthr, c.nthr,
-                                  rr_router_policy_version(base));
-            else if (bo.feasible)
-                printf("(use --out FILE to write the calibrated policy)\n");
-            else
-                rc = RRCTL_UNMET;
-        }
-        rr_eval_free(e);
-        rr_router_free(r);
-    }
+    if (rc == RRCTL_OK)
+        rc = calibrate_finish(&c, &p, names, grid + (size_t)best * c.nthr, total, &bo, boot, base);
     free_evals(ev, rs, rs ? total : 0);
     free(grid);
     rr_router_free(base);
@@ -1204,6 +1218,55 @@ static void compare_metric(const char *name, int m, double va, double vb, rr_eva
     free(x), free(y);
 }
 
+/* Metric deltas with paired intervals, then the route changes grouped by reason. */
+static void compare_print(const cli *c, rr_eval **ev, rr_eval_changes *ch) {
+    rr_eval_summary a, b;
+    rr_eval_summarise(ev[0], NULL, &a);
+    rr_eval_summarise(ev[1], NULL, &b);
+    if (c->json)
+        printf("{\"a\":"), print_jstr(c->pos[0]), printf(",\"b\":"), print_jstr(c->pos[1]),
+            printf(",\"records\":%llu,\"metrics\":{", (unsigned long long)a.n);
+    else
+        printf("A = %s, B = %s, %llu records; * = the 95%% interval excludes 0\n\n%-26s %12s "
+               "%12s %12s   %s\n",
+               c->pos[0], c->pos[1], (unsigned long long)a.n, "metric", "A", "B", "B - A",
+               "95% CI (paired bootstrap)");
+    uint32_t B = c->eo.bootstrap;
+    compare_metric("quality", RR_BOOT_Q, a.quality, b.quality, ev[0], ev[1], B, c->json, true);
+    compare_metric("cost_per_request_usd", RR_BOOT_COST, a.cost_per_request, b.cost_per_request,
+                   ev[0], ev[1], B, c->json, false);
+    compare_metric("escalation_rate", RR_BOOT_ESC, a.escalation_rate, b.escalation_rate, ev[0],
+                   ev[1], B, c->json, false);
+    compare_metric("human_review_rate", RR_BOOT_HUMAN, a.human_rate, b.human_rate, ev[0], ev[1], B,
+                   c->json, false);
+    compare_metric("premium_share", RR_BOOT_PREM, a.premium_share, b.premium_share, ev[0], ev[1], B,
+                   c->json, false);
+    compare_metric("latency_p95_ms", -1, a.latency_p95, b.latency_p95, ev[0], ev[1], B, c->json,
+                   false);
+    compare_metric("false_cheap_route_rate", -1, a.false_cheap_rate, b.false_cheap_rate, ev[0],
+                   ev[1], B, c->json, false);
+    rr_eval_changes_sort(ch);
+    if (c->json) {
+        printf("},\"changed\":%llu,\"groups\":[", (unsigned long long)ch->total);
+        for (size_t i = 0; i < ch->n; i++) {
+            printf("%s{\"reason\":", i ? "," : "");
+            print_jstr(ch->c[i].reason);
+            printf(",\"count\":%llu}", (unsigned long long)ch->c[i].n);
+        }
+        printf("]}\n");
+    } else {
+        printf("\n%llu request(s) changed route:\n", (unsigned long long)ch->total);
+        for (size_t i = 0; i < ch->n; i++) {
+            printf("  %s: %llu   e.g.", ch->c[i].reason, (unsigned long long)ch->c[i].n);
+            for (size_t k = 0; k < 3 && k < ch->c[i].n; k++)
+                printf(" %s", ch->c[i].example[k]);
+            printf("\n");
+        }
+        if (ch->other)
+            printf("  (other reasons): %llu\n", (unsigned long long)ch->other);
+    }
+}
+
 int rrctl_cmd_compare(int argc, char **argv) {
     cli c;
     int rc = parse_cli(argc, argv, &c, compare_help);
@@ -1233,53 +1296,8 @@ int rrctl_cmd_compare(int argc, char **argv) {
         rc = multi_run(&m, c.data);
     if (rc == RRCTL_OK)
         rc = check_counts(ev[0], c.data, 0);
-    if (rc == RRCTL_OK) {
-        rr_eval_summary a, b;
-        rr_eval_summarise(ev[0], NULL, &a);
-        rr_eval_summarise(ev[1], NULL, &b);
-        if (c.json)
-            printf("{\"a\":"), print_jstr(c.pos[0]), printf(",\"b\":"), print_jstr(c.pos[1]),
-                printf(",\"records\":%llu,\"metrics\":{", (unsigned long long)a.n);
-        else
-            printf("A = %s, B = %s, %llu records; * = the 95%% interval excludes 0\n\n%-26s %12s "
-                   "%12s %12s   %s\n",
-                   c.pos[0], c.pos[1], (unsigned long long)a.n, "metric", "A", "B", "B - A",
-                   "95% CI (paired bootstrap)");
-        uint32_t B = c.eo.bootstrap;
-        compare_metric("quality", RR_BOOT_Q, a.quality, b.quality, ev[0], ev[1], B, c.json, true);
-        compare_metric("cost_per_request_usd", RR_BOOT_COST, a.cost_per_request, b.cost_per_request,
-                       ev[0], ev[1], B, c.json, false);
-        compare_metric("escalation_rate", RR_BOOT_ESC, a.escalation_rate, b.escalation_rate, ev[0],
-                       ev[1], B, c.json, false);
-        compare_metric("human_review_rate", RR_BOOT_HUMAN, a.human_rate, b.human_rate, ev[0], ev[1],
-                       B, c.json, false);
-        compare_metric("premium_share", RR_BOOT_PREM, a.premium_share, b.premium_share, ev[0],
-                       ev[1], B, c.json, false);
-        compare_metric("latency_p95_ms", -1, a.latency_p95, b.latency_p95, ev[0], ev[1], B, c.json,
-                       false);
-        compare_metric("false_cheap_route_rate", -1, a.false_cheap_rate, b.false_cheap_rate, ev[0],
-                       ev[1], B, c.json, false);
-        rr_eval_changes_sort(ch);
-        if (c.json) {
-            printf("},\"changed\":%llu,\"groups\":[", (unsigned long long)ch->total);
-            for (size_t i = 0; i < ch->n; i++) {
-                printf("%s{\"reason\":", i ? "," : "");
-                print_jstr(ch->c[i].reason);
-                printf(",\"count\":%llu}", (unsigned long long)ch->c[i].n);
-            }
-            printf("]}\n");
-        } else {
-            printf("\n%llu request(s) changed route:\n", (unsigned long long)ch->total);
-            for (size_t i = 0; i < ch->n; i++) {
-                printf("  %s: %llu   e.g.", ch->c[i].reason, (unsigned long long)ch->c[i].n);
-                for (size_t k = 0; k < 3 && k < ch->c[i].n; k++)
-                    printf(" %s", ch->c[i].example[k]);
-                printf("\n");
-            }
-            if (ch->other)
-                printf("  (other reasons): %llu\n", (unsigned long long)ch->other);
-        }
-    }
+    if (rc == RRCTL_OK)
+        compare_print(&c, ev, ch);
     rr_eval_changes_free(ch);
     for (int i = 0; i < 2; i++) {
         rr_eval_free(ev[i]);
