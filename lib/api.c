@@ -1,4 +1,5 @@
 /* Version, error table, options, router construction and getters. */
+#include "classify.h"
 #include "router.h"
 
 #include <errno.h>
@@ -146,6 +147,16 @@ void rr_router_free(rr_router *r) {
         rr_validator_free(a, &r->validators[i]);
     }
     rr_free(a, r->validators);
+    for (size_t i = 0; i < r->nclassifiers; i++) {
+        rr_classifier_def *d = &r->classifiers[i];
+        rr_free(a, d->name);
+        rr_free(a, d->pointer);
+        rr_classifier_free(d->model);
+        rr_free(a, d->label_slots);
+        rr_free(a, d->label_task);
+    }
+    rr_free(a, r->classifiers);
+    rr_free(a, r->base_dir);
     free_strv(a, r->slot_names, r->nslots);
     rr_free(a, r->slot_types);
     rr_free(a, r->slot_threshold);
@@ -176,6 +187,11 @@ int rr_router_new(rr_router **out, const char *policy, size_t len, const rr_rout
     r->regex_match_limit = (opts && opts->regex_match_limit) ? opts->regex_match_limit : 100000;
     r->regex_depth_limit = (opts && opts->regex_depth_limit) ? opts->regex_depth_limit : 10000;
     r->terminal_denied = r->terminal_no_match = -1;
+    r->task_classifier = -1;
+    if (opts && opts->base_dir && !(r->base_dir = rr_strdup(&r->a, opts->base_dir))) {
+        rr_router_free(r);
+        return rr_err(err, RR_ENOMEM, "out of memory");
+    }
     r->gctx = pcre2_general_context_create(pcre_malloc, pcre_free, &r->a);
     r->mctx = r->gctx ? pcre2_match_context_create(r->gctx) : NULL;
     if (!r->mctx) {
@@ -216,7 +232,21 @@ int rr_router_new_from_file(rr_router **out, const char *path, const rr_router_o
         return ioerr ? rr_err(err, RR_EIO, "%s: read error", path)
                      : rr_err(err, RR_ENOMEM, "out of memory");
     }
-    int rc = rr_router_new(out, b.p ? b.p : "", b.len, opts, err);
+    /* Relative file names in the policy resolve against the policy's directory. */
+    rr_router_options o = RR_ROUTER_OPTIONS_INIT;
+    if (opts)
+        o = *opts;
+    char dir[4096];
+    if (!o.base_dir) {
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            snprintf(dir, sizeof dir, ".");
+        o.base_dir = dir;
+    }
+    int rc = rr_router_new(out, b.p ? b.p : "", b.len, &o, err);
     rr_buf_free(&b);
     return rc;
 }

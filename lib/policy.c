@@ -5,6 +5,7 @@
  * models, thresholds, patterns, attributes, validators, routes, limits, eligibility, task
  * rules, routing rules; then whole-policy checks (cycles, contract changes, reachability,
  * worst-case ladders) and the fingerprint. */
+#include "classify.h"
 #include "router.h"
 
 #include <jansson.h>
@@ -547,6 +548,104 @@ static int parse_attributes(pc *c, json_t *attrs) {
     return RR_OK;
 }
 
+static size_t task_labels(const rr_router *r) {
+    return r->task_classifier >= 0 ? r->classifiers[r->task_classifier].nlabels : 0;
+}
+
+/* The task classifier's labels become task families ("unknown" for out of scope). */
+static int map_task_labels(pc *c) {
+    rr_router *r = c->r;
+    if (r->task_classifier < 0)
+        return RR_OK;
+    rr_classifier_def *d = &r->classifiers[r->task_classifier];
+    for (size_t i = 0; i < d->nlabels; i++) {
+        const char *l = rr_classifier_label(d->model, (uint32_t)i);
+        int t = find_name(r->tasks, r->ntasks, l);
+        if (t < 0) {
+            t = (int)r->ntasks;
+            TRY(dup(c, &r->tasks[r->ntasks++], l));
+        }
+        d->label_task[i] = (int32_t)i == rr_classifier_oos_label(d->model) ? 0 : t;
+    }
+    return RR_OK;
+}
+
+static int classifier_slots(pc *c, rr_classifier_def *d) {
+    rr_router *r = c->r;
+    if (d->kind == RR_CLFK_BINARY)
+        return add_slot(c, "p_", d->name, RR_T_NUM, -1, &d->slot_p);
+    if (d->kind == RR_CLFK_MULTI) {
+        TRY(add_slot(c, d->name, ".p", RR_T_NUM, -1, &d->slot_p));
+        return add_slot(c, d->name, ".label", RR_T_STR, -1, &d->slot_label);
+    }
+    TRY(add_slot(c, "", "task.p", RR_T_NUM, -1, &d->slot_p));
+    d->label_slots = alloc_array(c, d->nlabels, sizeof *d->label_slots);
+    d->label_task = alloc_array(c, d->nlabels, sizeof *d->label_task);
+    if (!d->label_slots || !d->label_task)
+        return RR_ENOMEM;
+    for (size_t i = 0; i < d->nlabels; i++)
+        TRY(add_slot(c, "p.", rr_classifier_label(d->model, (uint32_t)i), RR_T_NUM, -1,
+                     &d->label_slots[i]));
+    (void)r;
+    return RR_OK;
+}
+
+static int parse_classifiers(pc *c, json_t *clfs) {
+    rr_router *r = c->r;
+    size_t n = json_object_size(clfs);
+    if (n > RR_MAX_CLASSIFIERS)
+        return fail(c, RR_EPOLICY, "/classifiers", 0, "at most %d classifiers", RR_MAX_CLASSIFIERS);
+    r->classifiers = alloc_array(c, n, sizeof *r->classifiers);
+    if (!r->classifiers)
+        return RR_ENOMEM;
+    static const char *const keys[] = {"file", "description", NULL};
+    const char *name;
+    json_t *v;
+    json_object_foreach(clfs, name, v) {
+        char p[PTR_MAX];
+        ptr_join(p, sizeof p, "/classifiers", name);
+        if (!json_is_object(v))
+            return fail(c, RR_EPOLICY, p, 0, "a classifier must be an object {\"file\": ...}");
+        TRY(check_keys(c, v, p, keys));
+        const char *file = NULL;
+        TRY(get_str(c, v, p, "file", true, &file));
+        rr_classifier_def *d = &r->classifiers[r->nclassifiers++];
+        d->slot_label = -1;
+        TRY(dup(c, &d->name, name));
+        TRY(dup(c, &d->pointer, p));
+        char path[4096];
+        if (file[0] == '/' || !r->base_dir || !r->base_dir[0])
+            snprintf(path, sizeof path, "%s", file);
+        else
+            snprintf(path, sizeof path, "%s/%s", r->base_dir, file);
+        rr_error le = RR_ERROR_INIT;
+        int rc = rr_classifier_load(&d->model, path, &r->a, &le);
+        if (rc != RR_OK) {
+            char pf[PTR_MAX];
+            ptr_join(pf, sizeof pf, p, "file");
+            return fail(c, rc, pf, 0, "cannot load classifier '%s' from %s: %s", name, path,
+                        le.message);
+        }
+        d->nlabels = rr_classifier_label_count(d->model);
+        bool binary = rr_classifier_positive(d->model) >= 0;
+        if (!strcmp(name, "task")) {
+            if (binary)
+                return fail(c, RR_EPOLICY, p, 0, "the task classifier must be multi-class");
+            d->kind = RR_CLFK_TASK;
+            r->task_classifier = (int)(d - r->classifiers);
+        } else {
+            d->kind = binary ? RR_CLFK_BINARY : RR_CLFK_MULTI;
+        }
+        TRY(classifier_slots(c, d));
+        size_t need = rr_classifier_scratch_size(d->model);
+        if (need > r->clf_scratch)
+            r->clf_scratch = need;
+        if (d->nlabels > r->clf_maxlabels)
+            r->clf_maxlabels = d->nlabels;
+    }
+    return RR_OK;
+}
+
 static const char *const validator_types[] = {"schema", "semantic", "grounding", "safety",
                                               "shape", NULL};
 
@@ -925,7 +1024,7 @@ static int parse_task_rules(pc *c, json_t *arr) {
     rr_router *r = c->r;
     size_t n = json_array_size(arr);
     r->task_rules = alloc_array(c, n, sizeof *r->task_rules);
-    r->tasks = alloc_array(c, n + 1, sizeof *r->tasks);
+    r->tasks = alloc_array(c, n + 1 + task_labels(r), sizeof *r->tasks);
     if (!r->task_rules || !r->tasks)
         return RR_ENOMEM;
     TRY(dup(c, &r->tasks[r->ntasks++], "unknown"));
@@ -1179,6 +1278,19 @@ static bool read_by_validator(const pc *c, const char *name) {
     return seen >= (prefixed ? 1u : 2u);
 }
 
+/* Classifier outputs are offered to conditions, not required to be read. */
+static bool classifier_slot(const rr_router *r, int slot) {
+    for (size_t i = 0; i < r->nclassifiers; i++) {
+        const rr_classifier_def *d = &r->classifiers[i];
+        if (d->slot_p == slot || d->slot_label == slot)
+            return true;
+        for (size_t l = 0; d->label_slots && l < d->nlabels; l++)
+            if (d->label_slots[l] == slot)
+                return true;
+    }
+    return false;
+}
+
 static void lint_warnings(pc *c) {
     rr_router *r = c->r;
     for (size_t i = 0; i < r->nrules; i++)
@@ -1195,7 +1307,8 @@ static void lint_warnings(pc *c) {
                  r->routes[i].id);
     }
     for (size_t i = RR_SLOT__FIXED; i < r->nslots; i++) {
-        if (c->used_slot[i] || read_by_validator(c, r->slot_names[i]))
+        if (c->used_slot[i] || read_by_validator(c, r->slot_names[i]) ||
+            classifier_slot(r, (int)i))
             continue;
         const char *n = r->slot_names[i];
         char p[PTR_MAX];
@@ -1288,7 +1401,7 @@ static int compile_root(pc *c, json_t *root) {
     static const char *const keys[] = {
         "policy", "version", "description", "models", "thresholds", "patterns", "attributes",
         "eligibility", "tasks", "rules", "routes", "validators", "limits", "terminal", "options",
-        NULL};
+        "classifiers", NULL};
     TRY(check_keys(c, root, "", keys));
     const char *name = NULL, *version = NULL, *desc = "";
     TRY(get_str(c, root, "", "policy", true, &name));
@@ -1321,6 +1434,10 @@ static int compile_root(pc *c, json_t *root) {
     TRY(get_obj(c, root, "", "attributes", false, &attrs));
     if (attrs)
         TRY(parse_attributes(c, attrs));
+    json_t *clfs = NULL;
+    TRY(get_obj(c, root, "", "classifiers", false, &clfs));
+    if (clfs)
+        TRY(parse_classifiers(c, clfs));
     c->used_slot = alloc_array(c, r->nslots, 1);
     if (!c->used_slot)
         return RR_ENOMEM;
@@ -1340,11 +1457,12 @@ static int compile_root(pc *c, json_t *root) {
     if (tasks)
         TRY(parse_task_rules(c, tasks));
     else {
-        r->tasks = alloc_array(c, 1, sizeof *r->tasks);
+        r->tasks = alloc_array(c, 1 + task_labels(r), sizeof *r->tasks);
         if (!r->tasks)
             return RR_ENOMEM;
         TRY(dup(c, &r->tasks[r->ntasks++], "unknown"));
     }
+    TRY(map_task_labels(c));
     TRY(get_arr(c, root, "", "rules", true, &rules));
     TRY(parse_rules(c, rules));
     TRY(check_rule_arrays(c));

@@ -1,5 +1,6 @@
 /* Explanations: the reason-code line and the decision's JSON record, built on demand from
  * what rr_route stored, into buffers the decision keeps between uses. */
+#include "classify.h"
 #include "router.h"
 
 #include <math.h>
@@ -139,6 +140,9 @@ static void build_reason(rr_decision *d) {
     rr_buf_printf(b, " task=%s", r->tasks[d->task]);
     if (d->task_rule >= 0)
         rr_buf_printf(b, "(rule=%s)", r->task_rules[d->task_rule].id);
+    else if (d->task_by_classifier)
+        rr_buf_printf(b, "(classifier p=%.2f%s)", d->clf[r->task_classifier].p,
+                      d->clf[r->task_classifier].label < 0 ? ", out of scope" : "");
     else
         rr_buf_puts(b, "(no task rule matched)");
     if (d->rule >= 0) {
@@ -392,6 +396,39 @@ static void build_json(rr_decision *d) {
     put_stages(b, d);
     rr_buf_puts(b, ",\"features\":");
     put_features(b, d);
+    if (r->nclassifiers) {
+        rr_buf_puts(b, ",\"classifiers\":{");
+        for (size_t i = 0; i < r->nclassifiers; i++) {
+            const rr_classifier_def *cd = &r->classifiers[i];
+            if (i)
+                rr_buf_putc(b, ',');
+            key(b, cd->name);
+            rr_buf_putc(b, '{');
+            kv_str(b, "model", rr_classifier_name(cd->model));
+            rr_buf_putc(b, ',');
+            kv_str(b, "version", rr_classifier_version(cd->model));
+            rr_buf_putc(b, ',');
+            kv_str(b, "fingerprint", rr_classifier_fingerprint(cd->model));
+            rr_buf_putc(b, ',');
+            int32_t l = d->clf[i].label;
+            kv_str(b, "label", l >= 0 ? rr_classifier_label(cd->model, (uint32_t)l) : "unknown");
+            rr_buf_puts(b, ",\"p\":");
+            rr_buf_json_num(b, d->clf[i].p);
+            rr_buf_puts(b, ",\"top\":[");
+            for (int k = 0; k < RR_CLF_TOP && d->clf[i].top[k] >= 0; k++) {
+                if (k)
+                    rr_buf_putc(b, ',');
+                rr_buf_puts(b, "{\"label\":");
+                const char *ln = rr_classifier_label(cd->model, (uint32_t)d->clf[i].top[k]);
+                rr_buf_json_str(b, ln, strlen(ln));
+                rr_buf_puts(b, ",\"p\":");
+                rr_buf_json_num(b, d->clf[i].ptop[k]);
+                rr_buf_putc(b, '}');
+            }
+            rr_buf_puts(b, "]}");
+        }
+        rr_buf_putc(b, '}');
+    }
     rr_buf_puts(b, ",\"thresholds\":");
     put_thresholds(b, d);
     rr_buf_puts(b, ",\"reason\":");

@@ -49,6 +49,7 @@ void rr_request_free(rr_request *r) {
     rr_termset_free(&r->ev_set);
     rr_termset_free(&r->req_set);
     rr_validate_scratch_free(&r->vscratch);
+    rr_free(&r->a, r->clf_buf);
     if (r->md)
         pcre2_match_data_free(r->md);
     if (r->gctx)

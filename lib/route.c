@@ -1,5 +1,6 @@
 /* The layered decision: features -> eligibility -> task -> routing rules -> reroute when
  * denied. Allocates only while the request's and decision's scratch grows (warm-up). */
+#include "classify.h"
 #include "router.h"
 
 #include <math.h>
@@ -135,6 +136,63 @@ static int fill_attrs(const rr_router *r, rr_request *q, rr_value *s, rr_error *
     return RR_OK;
 }
 
+/* Run the policy's classifiers; fills their slots and the request's top-k results. */
+static int run_classifiers(const rr_router *r, rr_request *q, const char *text, size_t len) {
+    if (!r->nclassifiers)
+        return RR_OK;
+    size_t sd = (r->clf_scratch + sizeof(double) - 1) / sizeof(double);
+    if (!grow(&q->a, (void **)&q->clf_buf, &q->clf_cap, sd + r->clf_maxlabels, sizeof(double)))
+        return RR_ENOMEM;
+    double *probs = q->clf_buf + sd;
+    rr_value *s = q->slots;
+    for (size_t i = 0; i < r->nclassifiers; i++) {
+        const rr_classifier_def *d = &r->classifiers[i];
+        rr_clf_result res;
+        if (rr_classifier_predict(d->model, text, len, q->clf_buf, sd * sizeof(double), probs,
+                                  &res) != RR_OK)
+            return RR_EINVAL;
+        q->clf[i].label = res.label;
+        q->clf[i].p = res.p_top;
+        for (int k = 0; k < RR_CLF_TOP; k++) {
+            q->clf[i].top[k] = -1;
+            q->clf[i].ptop[k] = 0;
+        }
+        for (size_t l = 0; l < d->nlabels; l++) {
+            for (int k = 0; k < RR_CLF_TOP; k++) {
+                if (q->clf[i].top[k] < 0 || probs[l] > q->clf[i].ptop[k]) {
+                    for (int m = RR_CLF_TOP - 1; m > k; m--) {
+                        q->clf[i].top[m] = q->clf[i].top[m - 1];
+                        q->clf[i].ptop[m] = q->clf[i].ptop[m - 1];
+                    }
+                    q->clf[i].top[k] = (int32_t)l;
+                    q->clf[i].ptop[k] = probs[l];
+                    break;
+                }
+            }
+        }
+        switch (d->kind) {
+        case RR_CLFK_TASK:
+            set_num(s, d->slot_p, res.p_top);
+            for (size_t l = 0; l < d->nlabels; l++)
+                set_num(s, d->label_slots[l], probs[l]);
+            break;
+        case RR_CLFK_BINARY:
+            set_num(s, d->slot_p, probs[rr_classifier_positive(d->model)]);
+            break;
+        default: {
+            set_num(s, d->slot_p, res.p_top);
+            const char *l = res.label >= 0 ? rr_classifier_label(d->model, (uint32_t)res.label)
+                                           : "unknown";
+            s[d->slot_label].type = RR_T_STR;
+            s[d->slot_label].present = 1;
+            s[d->slot_label].u.str = l;
+            s[d->slot_label].len = (uint32_t)strlen(l);
+        }
+        }
+    }
+    return RR_OK;
+}
+
 int rr_extract(const rr_router *r, rr_request *q, rr_error *err) {
     if (!q->has_text)
         return rr_err(err, RR_EINVAL, "the request has no text (call rr_request_set_text)");
@@ -172,6 +230,8 @@ int rr_extract(const rr_router *r, rr_request *q, rr_error *err) {
         set_num(s, r->thresholds[i].slot, r->thresholds[i].value);
     if ((rc = fill_attrs(r, q, s, err)) != RR_OK)
         return rc;
+    if ((rc = run_classifiers(r, q, text, len)) != RR_OK)
+        return rr_err(err, rc, rc == RR_ENOMEM ? "out of memory" : "classifier failed");
     return match_sets(r, q, text, len, err);
 }
 
@@ -242,6 +302,8 @@ int rr_decision_copy_base(const rr_decision *src, rr_decision *dst) {
     memcpy(dst->slots, src->slots, r->nslots * sizeof *src->slots);
     dst->tf = src->tf;
     dst->has_conv = src->has_conv;
+    memcpy(dst->clf, src->clf, sizeof dst->clf);
+    dst->task_by_classifier = src->task_by_classifier;
     dst->ns = 0;
     /* Re-point copied attribute strings into dst's own pool. */
     rr_buf_put(&dst->pool, src->pool.p ? src->pool.p : "", src->pool.len);
@@ -343,6 +405,7 @@ static void snapshot(const rr_router *r, const rr_request *q, rr_decision *d) {
     memcpy(d->slots, q->slots, r->nslots * sizeof *d->slots);
     d->tf = q->tf;
     d->has_conv = q->has_conv;
+    memcpy(d->clf, q->clf, r->nclassifiers * sizeof d->clf[0]);
     /* Attribute strings live in the request; copy them so the decision outlives a reset. */
     for (size_t i = 0; i < r->nattrs; i++) {
         rr_value *v = &d->slots[r->attrs[i].slot];
@@ -399,6 +462,14 @@ int rr_route(const rr_router *r, rr_request *q, rr_decision **dp, rr_error *err)
             d->task_rule = (int)i;
             break;
         }
+    }
+    d->task_by_classifier = false;
+    if (d->task_rule < 0 && r->task_classifier >= 0) {
+        /* No explicit task rule matched: the trained task classifier decides. */
+        const rr_classifier_def *cd = &r->classifiers[r->task_classifier];
+        int32_t l = q->clf[r->task_classifier].label;
+        d->task = l >= 0 ? cd->label_task[l] : 0;
+        d->task_by_classifier = true;
     }
     s[RR_SLOT_TASK].u.str = r->tasks[d->task];
     s[RR_SLOT_TASK].len = (uint32_t)strlen(r->tasks[d->task]);

@@ -118,6 +118,22 @@ typedef struct rr_route_def {
     int worst_next; /* next route on the worst-case ladder, -1 at the end */
 } rr_route_def;
 
+/* A trained classifier named in the policy's "classifiers" section. */
+#define RR_MAX_CLASSIFIERS 8
+#define RR_CLF_TOP 3
+enum { RR_CLFK_TASK = 0, RR_CLFK_BINARY, RR_CLFK_MULTI };
+typedef struct rr_classifier_def {
+    char *name;
+    char *pointer;
+    struct rr_classifier *model;
+    int kind;       /* RR_CLFK_* */
+    int slot_p;     /* task.p / <name>.p / p_<name> */
+    int slot_label; /* <name>.label for RR_CLFK_MULTI, else -1 */
+    int *label_slots; /* p.<label> for the task classifier (one per label), else NULL */
+    int *label_task;  /* task classifier: label -> index into router->tasks (-1 = unknown) */
+    size_t nlabels;
+} rr_classifier_def;
+
 typedef struct rr_validator_def {
     char *name;
     char *type;
@@ -183,6 +199,12 @@ struct rr_router {
     size_t nroutes;
     rr_validator_def *validators;
     size_t nvalidators;
+    rr_classifier_def *classifiers;
+    size_t nclassifiers;
+    int task_classifier;   /* index of the classifier named "task", or -1 */
+    size_t clf_scratch;    /* bytes of classifier scratch a request needs */
+    size_t clf_maxlabels;  /* probabilities buffer a request needs */
+    char *base_dir;        /* relative file names in the policy resolve against it */
 
     struct {
         int64_t max_attempts;
@@ -247,6 +269,12 @@ struct rr_request {
     size_t nspans;
     rr_buf out; /* features JSON */
     rr_validate_scratch vscratch;
+    double *clf_buf; /* classifier scratch followed by probabilities */
+    size_t clf_cap;  /* doubles */
+    struct {
+        int32_t label, top[RR_CLF_TOP];
+        double p, ptop[RR_CLF_TOP];
+    } clf[RR_MAX_CLASSIFIERS];
     int last_tier; /* tier the conversation last used, 0 = unknown */
 };
 
@@ -273,6 +301,11 @@ struct rr_decision {
     rr_text_features tf;
     bool has_conv;
     uint64_t ns;
+    struct {
+        int32_t label, top[RR_CLF_TOP];
+        double p, ptop[RR_CLF_TOP];
+    } clf[RR_MAX_CLASSIFIERS];
+    bool task_by_classifier;
     /* escalation ladder state (escalate.c) */
     uint32_t attempt;     /* 1-based attempt number on the ladder */
     uint32_t retry;       /* retries already spent on this route */
