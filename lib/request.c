@@ -293,12 +293,13 @@ static int from_json_root(rr_request *r, json_t *root, rr_error *err) {
             if (!json_is_string(v))
                 return rr_err_at(err, RR_EJSON, p, 0, 0, 0, "'conversation_id' must be a string");
             rc = rr_request_set_conversation(r, json_string_value(v));
-        } else if (!strcmp(k, "id") || !strcmp(k, "labels") || !strcmp(k, "meta")) {
+        } else if (!strcmp(k, "id") || !strcmp(k, "labels") || !strcmp(k, "meta") ||
+                   !strcmp(k, "outcomes")) {
             /* Carried by logs and replay files; routing ignores them. */
         } else {
             return rr_err_at(err, RR_EJSON, p, 0, 0, 0,
                              "unknown key '%s' (allowed: text, attrs, evidence, conversation_id, "
-                             "id, labels, meta)",
+                             "id, labels, meta, outcomes)",
                              k);
         }
         if (rc != RR_OK)

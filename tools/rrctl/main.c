@@ -66,7 +66,8 @@ static void usage(FILE *f) {
                "  --version        print the library version\n\n"
                "exit codes: 0 success; 1 bad command line; 2 policy (or other document) failed to\n"
                "compile; 3 some input records were invalid (each reported on stderr with its\n"
-               "line number); 4 I/O or internal error.\n");
+               "line number); 4 I/O or internal error; 5 rrctl calibrate found no threshold value that\n"
+               "meets the objectives (it prints the closest feasible point).\n");
 }
 
 int main(int argc, char **argv) {
