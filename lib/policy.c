@@ -89,6 +89,13 @@ static void ptr_index(char *out, size_t cap, const char *base, size_t i) {
 
 #define PTR_MAX 256
 
+#define TRY(x)                                                                             \
+    do {                                                                                   \
+        int rc_ = (x);                                                                     \
+        if (rc_ != RR_OK)                                                                  \
+            return rc_;                                                                    \
+    } while (0)
+
 static const char *type_name(const json_t *v) {
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "object";
@@ -125,66 +132,68 @@ static int check_keys(pc *c, json_t *obj, const char *ptr, const char *const *al
 }
 
 /* Typed getters: missing optional keys return RR_OK with the default left in place. */
-static int get_obj(pc *c, json_t *parent, const char *ptr, const char *key, bool required,
-                   json_t **out) {
-    json_t *v = json_object_get(parent, key);
-    char p[PTR_MAX];
-    ptr_join(p, sizeof p, ptr, key);
-    if (!v) {
-        *out = NULL;
+
+/* Look up `key` and check its JSON type with `is` (named `what` in the message). Sets *v to
+ * NULL when the key is absent; `p` receives the value's pointer. */
+static int lookup(pc *c, json_t *parent, const char *ptr, const char *key, bool required,
+                  int (*is)(const json_t *), const char *what, json_t **v, char p[PTR_MAX]) {
+    *v = json_object_get(parent, key);
+    ptr_join(p, PTR_MAX, ptr, key);
+    if (!*v)
         return required ? fail(c, RR_EPOLICY, ptr[0] ? ptr : "", 0,
                                "missing required key '%s'", key)
                         : RR_OK;
-    }
-    if (!json_is_object(v))
-        return fail(c, RR_EPOLICY, p, 0, "'%s' must be an object, found %s", key, type_name(v));
-    *out = v;
+    if (!is(*v))
+        return fail(c, RR_EPOLICY, p, 0, "'%s' must be %s, found %s", key, what,
+                    type_name(*v));
     return RR_OK;
+}
+
+static int is_object(const json_t *v) {
+    return json_is_object(v);
+}
+static int is_array(const json_t *v) {
+    return json_is_array(v);
+}
+static int is_string(const json_t *v) {
+    return json_is_string(v);
+}
+static int is_number(const json_t *v) {
+    return json_is_number(v);
+}
+static int is_integer(const json_t *v) {
+    return json_is_integer(v);
+}
+
+static int get_obj(pc *c, json_t *parent, const char *ptr, const char *key, bool required,
+                   json_t **out) {
+    char p[PTR_MAX];
+    return lookup(c, parent, ptr, key, required, is_object, "an object", out, p);
 }
 
 static int get_arr(pc *c, json_t *parent, const char *ptr, const char *key, bool required,
                    json_t **out) {
-    json_t *v = json_object_get(parent, key);
     char p[PTR_MAX];
-    ptr_join(p, sizeof p, ptr, key);
-    if (!v) {
-        *out = NULL;
-        return required ? fail(c, RR_EPOLICY, ptr[0] ? ptr : "", 0,
-                               "missing required key '%s'", key)
-                        : RR_OK;
-    }
-    if (!json_is_array(v))
-        return fail(c, RR_EPOLICY, p, 0, "'%s' must be an array, found %s", key, type_name(v));
-    *out = v;
-    return RR_OK;
+    return lookup(c, parent, ptr, key, required, is_array, "an array", out, p);
 }
 
 static int get_str(pc *c, json_t *parent, const char *ptr, const char *key, bool required,
                    const char **out) {
-    json_t *v = json_object_get(parent, key);
     char p[PTR_MAX];
-    ptr_join(p, sizeof p, ptr, key);
-    if (!v)
-        return required ? fail(c, RR_EPOLICY, ptr[0] ? ptr : "", 0,
-                               "missing required key '%s'", key)
-                        : RR_OK;
-    if (!json_is_string(v))
-        return fail(c, RR_EPOLICY, p, 0, "'%s' must be a string, found %s", key, type_name(v));
-    *out = json_string_value(v);
+    json_t *v;
+    TRY(lookup(c, parent, ptr, key, required, is_string, "a string", &v, p));
+    if (v)
+        *out = json_string_value(v);
     return RR_OK;
 }
 
 static int get_num(pc *c, json_t *parent, const char *ptr, const char *key, bool required,
                    double min, double *out) {
-    json_t *v = json_object_get(parent, key);
     char p[PTR_MAX];
-    ptr_join(p, sizeof p, ptr, key);
+    json_t *v;
+    TRY(lookup(c, parent, ptr, key, required, is_number, "a number", &v, p));
     if (!v)
-        return required ? fail(c, RR_EPOLICY, ptr[0] ? ptr : "", 0,
-                               "missing required key '%s'", key)
-                        : RR_OK;
-    if (!json_is_number(v))
-        return fail(c, RR_EPOLICY, p, 0, "'%s' must be a number, found %s", key, type_name(v));
+        return RR_OK;
     double d = json_number_value(v);
     if (!(d >= min))
         return fail(c, RR_EPOLICY, p, 0, "'%s' must be >= %g, found %g", key, min, d);
@@ -194,16 +203,11 @@ static int get_num(pc *c, json_t *parent, const char *ptr, const char *key, bool
 
 static int get_int(pc *c, json_t *parent, const char *ptr, const char *key, bool required,
                    int64_t min, int64_t max, int64_t *out) {
-    json_t *v = json_object_get(parent, key);
     char p[PTR_MAX];
-    ptr_join(p, sizeof p, ptr, key);
+    json_t *v;
+    TRY(lookup(c, parent, ptr, key, required, is_integer, "an integer", &v, p));
     if (!v)
-        return required ? fail(c, RR_EPOLICY, ptr[0] ? ptr : "", 0,
-                               "missing required key '%s'", key)
-                        : RR_OK;
-    if (!json_is_integer(v))
-        return fail(c, RR_EPOLICY, p, 0, "'%s' must be an integer, found %s", key,
-                    type_name(v));
+        return RR_OK;
     json_int_t i = json_integer_value(v);
     if (i < min || i > max)
         return fail(c, RR_EPOLICY, p, 0, "'%s' must be in %lld..%lld, found %lld", key,
@@ -224,12 +228,6 @@ static void *alloc_array(pc *c, size_t n, size_t size) {
     return p;
 }
 
-#define TRY(x)                                                                             \
-    do {                                                                                   \
-        int rc_ = (x);                                                                     \
-        if (rc_ != RR_OK)                                                                  \
-            return rc_;                                                                    \
-    } while (0)
 
 /* ---------------------------------------------------------------------------------------
  * Slots: every identifier an expression can read.
