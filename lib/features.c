@@ -8,9 +8,9 @@
  * property from anywhere in a word to the word's end; adding the enders to the gap mask
  * carries through the gap into the next word, which tells whether a word starts a sentence.
  * Only words that could hold PII or form an identifier (digits next to a separator, '+',
- * long digit runs, letters mixed with digits, '-'/'_' joins) and the bytes '@', ':' and a
- * '.' after 'w' become events, handled one by one in text order by scalar code that
- * validates candidates. A plain scalar driver (RR_FEATURES_REFERENCE) implements the same
+ * long digit runs, letters mixed with digits, '-'/'_' joins) and the bytes '@', ':', '+'
+ * and a '.' after a three-letter word ("www.") become events, handled one by one in text
+ * order by scalar code that validates candidates. A plain scalar driver (RR_FEATURES_REFERENCE) implements the same
  * definitions word by word; the tests require every mask builder to match it exactly.
  *
  * Conventions used by every detector:
@@ -118,7 +118,7 @@ static inline uint64_t range_bits(size_t lo, size_t hi, size_t b) {
 /* ---- scanner state ---------------------------------------------------------------------- */
 
 #define RECENT 16 /* detections remembered for withdrawal by an enclosing e-mail address */
-#define RING 32   /* counted entity starts remembered for withdrawal by a later PII span */
+#define RING 32   /* counted entity starts remembered for withdrawal by a later URL */
 
 typedef struct scan {
     const unsigned char *p;
@@ -128,15 +128,14 @@ typedef struct scan {
     size_t max_spans;
     size_t claimed;     /* a detection ends here: no candidate starts before it */
     size_t cluster_end; /* digit groups examined (or shape-claimed) up to here */
-    size_t url_end;     /* inside a URL until here */
-    size_t region_end;  /* furthest end of a PII span or URL: no entities before it */
+    size_t url_start, url_end; /* the last URL: no entities inside it */
     size_t done;        /* compounds before this offset have been visited */
-    /* Block driver only: the current block, its bits inside PII spans or URLs, and the
-     * names counted in the previous block (a span found now may reach back into it). */
+    /* Block driver only: the current block, its bits inside a URL, and the names counted
+     * in the previous block (a URL found now may start there). */
     bool blocks;
     size_t blk;
     uint64_t excl, prev_names;
-    uint32_t ents[RING]; /* starts of counted entities that a later span could cover */
+    uint32_t ents[RING]; /* starts of counted entities that a later URL could cover */
     size_t nents;
     struct {
         uint32_t type, start, end;
@@ -149,12 +148,11 @@ static void push_entity(scan *S, size_t start) {
     S->ents[S->nents++ % RING] = (uint32_t)start;
 }
 
-/* A PII span or URL covers [a, e): entities that start inside it do not count. Spans only
- * reach back to the start of the previous block (e-mail local parts are <= 64 bytes,
- * other detections start at most 34 bytes before the event that finds them). */
-static void add_region(scan *S, size_t a, size_t e) {
-    if (e > S->region_end)
-        S->region_end = e;
+/* A URL covers [a, e): entities that start inside it do not count, including those counted
+ * already (the scheme word before "://"; it starts at most 16 bytes back, so in this block
+ * or the previous one). */
+static void add_url(scan *S, size_t a, size_t e) {
+    S->url_start = a, S->url_end = e;
     size_t floor = S->nents > RING ? S->nents - RING : 0;
     while (S->nents > floor && S->ents[(S->nents - 1) % RING] >= a) {
         S->nents--;
@@ -186,7 +184,6 @@ static void emit(scan *S, rr_pii_type type, size_t start, size_t end) {
     S->recent[r].end = (uint32_t)end;
     if (end > S->claimed)
         S->claimed = end;
-    add_region(S, start, end);
 }
 
 /* Withdraw detections that end after `start` (they lie inside an e-mail address). */
@@ -470,7 +467,8 @@ static size_t match_at(scan *S, const grp *g, size_t ng, size_t k, bool plus) {
 static void scan_cluster(scan *S, size_t s, size_t e) {
     const unsigned char *p = S->p;
     bool plus = s >= 1 && p[s - 1] == '+' && (s < 2 || !is_alnum(p[s - 2]));
-    bool paren = !plus && s >= 1 && p[s - 1] == '(' && e < S->n && p[e] == ')';
+    /* "(555)": only an area code of 2..4 digits is a parenthesised group */
+    bool paren = !plus && s >= 1 && p[s - 1] == '(' && e < S->n && p[e] == ')' && e - s <= 4;
     uint8_t sep = SEP_START;
     grp g[MAXG];
     for (;;) {
@@ -534,7 +532,7 @@ static size_t ipv6_end(const unsigned char *p, size_t n, size_t s) {
             dig |= is_digit(p[h++]);
         if (h == i)
             break;
-        if (h < n && p[h] == '.') {
+        if (h + 1 < n && p[h] == '.' && is_digit(p[h + 1])) { /* "::ffff:10.0.0.1" */
             size_t e = groups <= 6 && (dbl || groups == 6) ? ipv4_tail(p, n, i) : 0;
             if (!e)
                 return 0;
@@ -677,7 +675,7 @@ static void on_at(scan *S, size_t at) {
     }
     /* "@handle" (not glued to a preceding word) is an entity */
     if ((at == 0 || !is_word(p[at - 1])) && at + 1 < S->n &&
-        (is_alnum(p[at + 1]) || p[at + 1] == '_') && at >= S->region_end)
+        (is_alnum(p[at + 1]) || p[at + 1] == '_') && at >= S->url_end && at >= S->claimed)
         S->f->entities++;
 }
 
@@ -725,14 +723,13 @@ static void try_url(scan *S, size_t s, size_t e) {
         scheme = (T[p[i]] & C_ALPHA) != 0;
     bool www = e - s == 3 && e + 1 < n && p[e] == '.' && p[s] == 'w' && p[s + 1] == 'w' &&
                p[s + 2] == 'w';
-    if ((!scheme && !www) || s < S->region_end)
+    if ((!scheme && !www) || s < S->url_end || s < S->claimed)
         return;
     size_t i = e;
     while (i < n && !(T[p[i]] & C_SPACE))
         i++;
-    S->url_end = i;
     S->f->entities++;
-    add_region(S, s, i);
+    add_url(S, s, i);
 }
 
 /* Is a digit group joined to the digits ending at e ("555 123", "555-1", "(555) 1")? */
@@ -824,7 +821,7 @@ static size_t visit_compound(scan *S, size_t cs) {
             break;
         s = e + 1;
     }
-    if ((all & C_ALPHA) && (all & C_DIGIT) && cs >= S->region_end &&
+    if ((all & C_ALPHA) && (all & C_DIGIT) && cs >= S->url_end &&
         !name_counted(p, S->n, cs))
         push_entity(S, cs);
     return e;
@@ -886,7 +883,7 @@ static void extract_reference(scan *S) {
         }
         if ((fl & C_DIGIT) && i > S->done)
             S->done = visit_compound(S, compound_start(S, s));
-        if (s >= S->region_end && name_counted(p, n, s))
+        if (s >= S->url_end && name_counted(p, n, s))
             push_entity(S, s);
     }
 }
@@ -1118,7 +1115,7 @@ static bool visit_is_noop(const scan *S, size_t a) {
  * marks words of digits only) and the punctuation at the bits of evp. */
 static void block_events(scan *S, size_t b, uint64_t evw, uint64_t digits, uint64_t evp) {
     S->blk = b;
-    S->excl = range_bits(b, S->region_end, b);
+    S->excl = range_bits(S->url_start, S->url_end, b);
     uint64_t ev = evw | evp;
     while (ev) {
         unsigned k = ctz64(ev);
@@ -1135,7 +1132,7 @@ static void block_events(scan *S, size_t b, uint64_t evw, uint64_t digits, uint6
 #define UP(x, prev, k) ((x) << (k) | (prev) >> (64 - (k)))
 
 /* One block: counts from its masks m (nx: the next block's, for lookahead); events; then
- * names, which a PII span or URL found by an event may exclude. Word properties move to
+ * names, which a URL found by an event may exclude. Word properties move to
  * the byte after the word ("after-bit") by adding marker bits to W: the carry runs
  * through the rest of the word. */
 static inline __attribute__((always_inline)) void block_body(scan *S, size_t b,
@@ -1291,7 +1288,7 @@ void rr_text_features_extract_impl(int impl, const char *text, size_t len, rr_te
     S.f = out;
     S.spans = spans;
     S.max_spans = spans ? max_spans : 0;
-    S.claimed = S.cluster_end = S.url_end = S.region_end = S.done = 0;
+    S.claimed = S.cluster_end = S.url_start = S.url_end = S.done = 0;
     S.blocks = impl != RR_FEATURES_REFERENCE;
     S.blk = 0;
     S.excl = S.prev_names = 0;

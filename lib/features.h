@@ -37,7 +37,8 @@ typedef struct rr_pii_span {
  *    compound token (words joined by single '-' or '_') mixing ASCII letters and digits
  *    ("ORD-12345", "A4"), unless its first word already counts as a name; (c) a URL:
  *    "scheme://..." (2..16 letters) or "www." up to the next whitespace; (d) an @handle
- *    not glued to a preceding word. Nothing inside a URL or a detected PII span counts.
+ *    not glued to a preceding word. Nothing inside a URL counts as another entity; PII
+ *    detection does not change the entity count (an e-mail's local part may hold a name).
  *  - lines: newline bytes, plus one for a last line without a newline (empty text: 0).
  *  - PII: see the detectors' comments in features.c (heuristics, precedence, spans). */
 typedef struct rr_text_features {
