@@ -95,6 +95,7 @@ void rr_router_free(rr_router *r) {
             if (p->codes)
                 pcre2_code_free(p->codes[k]);
         rr_free(a, p->codes);
+        rr_free(a, p->prefix);
         free_strv(a, p->pointers, p->n);
         rr_free(a, p->name);
     }

@@ -410,6 +410,42 @@ static int parse_thresholds(pc *c, json_t *thr) {
     return RR_OK;
 }
 
+static bool ascii_alnum(char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+/* A pattern that starts "\b" + three letters (not made optional by a quantifier) and has no
+ * top-level alternation can only match where a word of the text starts with those letters.
+ * The router skips such a pattern when no word does: most patterns, on most requests. */
+static int32_t word_prefix(const char *src) {
+    if (strncmp(src, "\\b", 2) || !ascii_alnum(src[2]) || !ascii_alnum(src[3]) ||
+        !ascii_alnum(src[4]) || (src[5] && strchr("?*{", src[5])))
+        return -1;
+    int depth = 0;
+    bool cls = false;
+    for (const char *p = src; *p; p++) {
+        if (*p == '\\' && p[1]) {
+            p++;
+        } else if (cls) {
+            cls = *p != ']';
+        } else if (*p == '[') {
+            cls = true;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')') {
+            depth--;
+        } else if (*p == '|' && depth == 0) {
+            return -1;
+        }
+    }
+    unsigned l[3];
+    for (int i = 0; i < 3; i++) {
+        char ch = src[2 + i];
+        l[i] = (unsigned)(unsigned char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+    }
+    return rr_prefix_bit(l[0], l[1], l[2]);
+}
+
 static int parse_patterns(pc *c, json_t *pats) {
     rr_router *r = c->r;
     r->patterns = alloc_array(c, json_object_size(pats), sizeof *r->patterns);
@@ -434,7 +470,8 @@ static int parse_patterns(pc *c, json_t *pats) {
         size_t n = json_array_size(arr);
         s->codes = alloc_array(c, n, sizeof *s->codes);
         s->pointers = alloc_array(c, n, sizeof *s->pointers);
-        if (!s->codes || !s->pointers) {
+        s->prefix = alloc_array(c, n, sizeof *s->prefix);
+        if (!s->codes || !s->pointers || !s->prefix) {
             rc = RR_ENOMEM;
             break;
         }
@@ -461,6 +498,7 @@ static int parse_patterns(pc *c, json_t *pats) {
                 break;
             }
             pcre2_jit_compile(s->codes[i], PCRE2_JIT_COMPLETE); /* falls back to interpreter */
+            s->prefix[i] = word_prefix(json_string_value(v));
             if ((rc = dup(c, &s->pointers[i], pi)) != RR_OK)
                 break;
         }

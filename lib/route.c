@@ -34,12 +34,39 @@ static int size_scratch(const rr_router *r, rr_request *q) {
     return RR_OK;
 }
 
+static inline bool word_byte(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static inline unsigned lower(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') ? c + 32u : c;
+}
+
+/* Mark the 3-letter prefix of every word start (PCRE2's \b without UCP: ASCII \w). */
+static void mark_word_starts(uint64_t *bits, const unsigned char *t, size_t n) {
+    memset(bits, 0, 64 * sizeof *bits);
+    bool prev = false;
+    for (size_t i = 0; i + 2 < n; i++) {
+        bool w = word_byte(t[i]);
+        if (w && !prev) {
+            int b = rr_prefix_bit(lower(t[i]), lower(t[i + 1]), lower(t[i + 2]));
+            bits[b >> 6] |= 1ull << (b & 63);
+        }
+        prev = w;
+    }
+}
+
 static int match_sets(const rr_router *r, rr_request *q, const char *text, size_t len,
                       rr_error *err) {
+    if (r->npatterns)
+        mark_word_starts(q->word_starts, (const unsigned char *)text, len);
     for (size_t i = 0; i < r->npatterns; i++) {
         const rr_pattern_set *s = &r->patterns[i];
         bool hit = false;
         for (size_t k = 0; k < s->n && !hit; k++) {
+            int32_t pb = s->prefix[k];
+            if (pb >= 0 && !(q->word_starts[pb >> 6] & (1ull << (pb & 63))))
+                continue; /* no word starts with the letters every match starts with */
             int rc = pcre2_match(s->codes[k], (PCRE2_SPTR)text, len, 0, PCRE2_NO_UTF_CHECK, q->md,
                                  r->mctx);
             if (rc >= 0) {

@@ -48,6 +48,7 @@ typedef struct rr_pattern_set {
     char *name;
     size_t n;
     pcre2_code **codes;
+    int32_t *prefix; /* per pattern: hash of the 3 letters every match starts a word with, or -1 */
     char **pointers; /* JSON pointer of each pattern, for error messages */
     int slot;        /* match.<name> */
 } rr_pattern_set;
@@ -250,6 +251,7 @@ struct rr_request {
     uint32_t conv_off, conv_len;
     rr_req_attr *attrs;
     size_t nattrs, capattrs;
+    uint64_t word_starts[64]; /* bitmap of the 3-letter prefixes of the text's words */
     rr_req_evidence *ev;
     size_t nev, capev;
 
@@ -339,6 +341,13 @@ enum { RR_REROUTE_NONE = 0, RR_REROUTE_DENIED_TARGET, RR_REROUTE_LADDER, RR_RERO
 /* Request helpers for route.c */
 static inline const char *rr_req_str(const struct rr_request *r, uint32_t off) {
     return r->pool.p + off;
+}
+
+/* Bit index (0..4095) of a lower-cased 3-byte word prefix, shared by the compiler (pattern
+ * prefixes) and the router (the text's word starts). */
+static inline int rr_prefix_bit(unsigned a, unsigned b, unsigned c) {
+    uint32_t key = (a << 16) | (b << 8) | c;
+    return (int)((key * 2654435761u) >> 20);
 }
 
 /* policy.c */

@@ -69,28 +69,52 @@ bool rr_termset_has(const rr_termset *s, uint64_t h) {
     return false;
 }
 
-/* A fixed English stop-word list; terms are compared lower-cased. */
-static const char *const stop[] = {
-    "the", "and", "for", "are", "but", "not", "you", "your", "all", "any", "can", "had", "her",
-    "was", "one", "our", "out", "has", "have", "him", "his", "how", "its", "may", "new", "now",
-    "old", "see", "two", "who", "did", "does", "get", "got", "let", "put", "say", "she", "too",
-    "use", "way", "what", "when", "where", "which", "why", "with", "this", "that", "these",
-    "those", "from", "they", "them", "then", "than", "there", "their", "here", "been", "being",
-    "were", "will", "would", "could", "should", "shall", "about", "into", "onto", "over",
-    "under", "also", "just", "only", "some", "such", "very", "more", "most", "much", "many",
-    "each", "other", "own", "same", "both", "few", "nor", "off", "once", "again", "further",
-    "while", "after", "before", "above", "below", "between", "through", "during", "until",
-    "because", "if", "please", "thanks", "thank", "hello", "need", "want", "like", "know"};
+/* A fixed English stop-word list (terms are compared lower-cased), packed little-endian
+ * into 64-bit words and sorted per length for a binary search: about, above, after, again,
+ * all, also, and, any, are, because, been, before, being, below, between, both, but, can,
+ * could, did, does, during, each, few, for, from, further, get, got, had, has, have, hello,
+ * her, here, him, his, how, into, its, just, know, let, like, many, may, more, most, much,
+ * need, new, nor, not, now, off, old, once, one, only, onto, other, our, out, over, own,
+ * please, put, same, say, see, shall, she, should, some, such, than, thank, thanks, that,
+ * the, their, them, then, there, these, they, this, those, through, too, two, under, until,
+ * use, very, want, was, way, were, what, when, where, which, while, who, why, will, with,
+ * would, you, your. */
+static const uint64_t stop3[] = {0x646168ull, 0x646964ull, 0x646c6full, 0x646e61ull, 0x656573ull, 0x656873ull, 0x656874ull, 0x656e6full, 0x657261ull, 0x657375ull, 0x66666full, 0x6c6c61ull, 0x6d6968ull, 0x6e6163ull, 0x6e776full, 0x6f6877ull, 0x6f6f74ull, 0x6f7774ull, 0x726568ull, 0x726f66ull, 0x726f6eull, 0x72756full, 0x736168ull, 0x736177ull, 0x736968ull, 0x737469ull, 0x746567ull, 0x74656cull, 0x746f67ull, 0x746f6eull, 0x747562ull, 0x74756full, 0x747570ull, 0x756f79ull, 0x776566ull, 0x77656eull, 0x776f68ull, 0x776f6eull, 0x79616dull, 0x796173ull, 0x796177ull, 0x796877ull, 0x796e61ull};
+static const uint64_t stop4[] = {0x6465656eull, 0x65636e6full, 0x656b696cull, 0x656d6173ull, 0x656d6f73ull, 0x65726568ull, 0x65726577ull, 0x65726f6dull, 0x65766168ull, 0x68636165ull, 0x6863756dull, 0x68637573ull, 0x68746977ull, 0x68746f62ull, 0x6c6c6977ull, 0x6d656874ull, 0x6d6f7266ull, 0x6e616874ull, 0x6e656562ull, 0x6e656874ull, 0x6e656877ull, 0x6f736c61ull, 0x6f746e69ull, 0x6f746e6full, 0x7265766full, 0x72756f79ull, 0x73656f64ull, 0x73696874ull, 0x74616874ull, 0x74616877ull, 0x746e6177ull, 0x74736f6dull, 0x7473756aull, 0x776f6e6bull, 0x79656874ull, 0x796c6e6full, 0x796e616dull, 0x79726576ull};
+static const uint64_t stop5[] = {0x646c756f63ull, 0x646c756f77ull, 0x656c696877ull, 0x6572656874ull, 0x6572656877ull, 0x6573656874ull, 0x65736f6874ull, 0x65766f6261ull, 0x676e696562ull, 0x6863696877ull, 0x6b6e616874ull, 0x6c69746e75ull, 0x6c6c616873ull, 0x6e69616761ull, 0x6f6c6c6568ull, 0x7265646e75ull, 0x726568746full, 0x7265746661ull, 0x7269656874ull, 0x74756f6261ull, 0x776f6c6562ull};
+static const uint64_t stop6[] = {0x646c756f6873ull, 0x65726f666562ull, 0x657361656c70ull, 0x676e69727564ull, 0x736b6e616874ull};
+static const uint64_t stop7[] = {0x65737561636562ull, 0x6867756f726874ull, 0x6e656577746562ull, 0x72656874727566ull};
+static const struct {
+    const uint64_t *w;
+    size_t n;
+} stop_by_len[] = {
+    {NULL, 0}, {NULL, 0}, {NULL, 0},
+    {stop3, sizeof stop3 / sizeof stop3[0]},
+    {stop4, sizeof stop4 / sizeof stop4[0]},
+    {stop5, sizeof stop5 / sizeof stop5[0]},
+    {stop6, sizeof stop6 / sizeof stop6[0]},
+    {stop7, sizeof stop7 / sizeof stop7[0]},
+};
 
 static bool is_stop(const char *w, size_t n) {
-    char low[16];
-    if (n >= sizeof low)
+    if (n >= sizeof stop_by_len / sizeof stop_by_len[0])
         return false;
-    for (size_t i = 0; i < n; i++)
-        low[i] = (char)((w[i] >= 'A' && w[i] <= 'Z') ? w[i] + 32 : w[i]);
-    for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
-        if (stop[i][0] == low[0] && !strncmp(stop[i], low, n) && stop[i][n] == 0)
+    uint64_t key = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)w[i];
+        key |= (uint64_t)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch) << (8 * i);
+    }
+    size_t lo = 0, hi = stop_by_len[n].n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        uint64_t v = stop_by_len[n].w[mid];
+        if (v == key)
             return true;
+        if (v < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return false;
 }
 

@@ -383,6 +383,49 @@ static void test_catastrophic_regex_hits_match_limit_cleanly(void **state) {
     rr_router_free(r);
 }
 
+static void test_pattern_prefilter_keeps_regex_semantics(void **state) {
+    (void)state;
+    /* Patterns starting with \b + letters are skipped when no word starts with them; the
+     * answers must be exactly PCRE2's. */
+    const char *p = "{\"policy\":\"p\",\"version\":\"1\",\"models\":{\"m\":{\"tier\":1,"
+                    "\"usd_per_mtok_in\":1,\"usd_per_mtok_out\":1}},\"patterns\":{"
+                    "\"refund\":[\"\\\\brefund\"],\"alt\":[\"\\\\bxyz|abc\"],"
+                    "\"opt\":[\"\\\\bcan'?t\"]},"
+                    "\"rules\":[{\"id\":\"a\",\"when\":\"match.refund\",\"route\":\"r1\"},"
+                    "{\"id\":\"b\",\"when\":\"match.alt\",\"route\":\"r2\"},"
+                    "{\"id\":\"c\",\"when\":\"match.opt\",\"route\":\"r3\"},"
+                    "{\"id\":\"d\",\"when\":\"true\",\"route\":\"r4\"}],"
+                    "\"routes\":{\"r1\":{\"model\":\"m\",\"prompt\":\"1\"},\"r2\":{\"model\":\"m\","
+                    "\"prompt\":\"2\"},\"r3\":{\"model\":\"m\",\"prompt\":\"3\"},"
+                    "\"r4\":{\"model\":\"m\",\"prompt\":\"4\"}}}";
+    rr_router *r = NULL;
+    rr_error err = RR_ERROR_INIT;
+    int rc = rr_router_new(&r, p, strlen(p), NULL, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.message);
+    assert_int_equal(rc, RR_OK);
+    static const struct {
+        const char *text, *route;
+    } cases[] = {{"I want a REFUND now", "r1"},  {"(refunds!)", "r1"},
+                 {"it is nonrefundable", "r4"}, {"x_refund", "r4"},
+                 {"abc inside", "r2"},          {"zzabczz", "r2"},
+                 {"I cant log in", "r3"},       {"I can't log in", "r3"},
+                 {"re", "r4"},                  {"", "r4"}};
+    rr_request *q = NULL;
+    rr_decision *d = NULL;
+    assert_int_equal(rr_request_new(&q, NULL), RR_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(rr_request_set_text(q, cases[i].text, strlen(cases[i].text)), RR_OK);
+        assert_int_equal(rr_route(r, q, &d, NULL), RR_OK);
+        if (strcmp(rr_decision_route(d), cases[i].route))
+            fprintf(stderr, "text '%s'\n", cases[i].text);
+        assert_string_equal(rr_decision_route(d), cases[i].route);
+    }
+    rr_decision_free(d);
+    rr_request_free(q);
+    rr_router_free(r);
+}
+
 static void test_route_allocates_nothing_after_warmup(void **state) {
     (void)state;
     counter c;
@@ -562,6 +605,7 @@ int main(void) {
         cmocka_unit_test(test_request_errors_are_clean_and_request_stays_usable),
         cmocka_unit_test(test_text_over_maximum_is_rejected),
         cmocka_unit_test(test_catastrophic_regex_hits_match_limit_cleanly),
+        cmocka_unit_test(test_pattern_prefilter_keeps_regex_semantics),
         cmocka_unit_test(test_route_allocates_nothing_after_warmup),
         cmocka_unit_test(test_allocation_failures_are_clean),
         cmocka_unit_test(test_one_router_routes_from_many_threads),
