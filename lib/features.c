@@ -10,8 +10,9 @@
  * Only words that could hold PII or form an identifier (digits next to a separator, '+',
  * long digit runs, letters mixed with digits, '-'/'_' joins) and the bytes '@', ':', '+'
  * and a '.' after a three-letter word ("www.") become events, handled one by one in text
- * order by scalar code that validates candidates. A plain scalar driver (RR_FEATURES_REFERENCE) implements the same
- * definitions word by word; the tests require every mask builder to match it exactly.
+ * order by scalar code that validates candidates. A plain scalar driver (RR_FEATURES_REFERENCE)
+ * implements the same definitions word by word; the tests require every mask builder to match it
+ * exactly.
  *
  * Conventions used by every detector:
  *  - Boundaries are ASCII: a detection must not be glued to an ASCII letter or digit, but
@@ -36,29 +37,26 @@ enum {
     C_LOWER = 1,
     C_UPPER = 2,
     C_DIGIT = 4,
-    C_HIGH = 8,     /* non-ASCII byte: counts as a letter for words */
-    C_NONHEX = 16,  /* letters other than a-f/A-F, and non-ASCII */
-    C_SPACE = 32,   /* whitespace and NUL */
-    C_LOCAL = 64,   /* may appear in an e-mail local part */
-    C_JOIN = 128,   /* '-' '_': join words into a compound token */
-    C_ENDER = 256,  /* . ! ? \n: end a sentence */
-    C_OPEN = 512,   /* " ' ( [ { <: a word after them is standalone */
+    C_HIGH = 8,    /* non-ASCII byte: counts as a letter for words */
+    C_NONHEX = 16, /* letters other than a-f/A-F, and non-ASCII */
+    C_SPACE = 32,  /* bytes <= 0x20: space, controls, NUL */
+    C_LOCAL = 64,  /* may appear in an e-mail local part */
+    C_JOIN = 128,  /* '-' '_': join words into a compound token */
+    C_ENDER = 256, /* . ! ? \n: end a sentence */
+    C_OPEN = 512,  /* " ' ( [: a word after them is standalone */
     C_ALPHA = C_LOWER | C_UPPER,
     C_ALNUM = C_ALPHA | C_DIGIT,
     C_WORD = C_ALNUM | C_HIGH,
 };
 
-#define CLS(c)                                                                             \
-    (((c) >= 'a' && (c) <= 'z' ? C_LOWER | C_LOCAL | ((c) > 'f' ? C_NONHEX : 0) : 0) |     \
-     ((c) >= 'A' && (c) <= 'Z' ? C_UPPER | C_LOCAL | ((c) > 'F' ? C_NONHEX : 0) : 0) |     \
-     ((c) >= '0' && (c) <= '9' ? C_DIGIT | C_LOCAL : 0) |                                  \
-     ((c) >= 0x80 ? C_HIGH | C_NONHEX : 0) |                                               \
-     ((c) == ' ' || ((c) >= 9 && (c) <= 13) || (c) == 0 ? C_SPACE : 0) |                   \
-     ((c) == '?' || (c) == '\n' || (c) == '.' || (c) == '!' ? C_ENDER : 0) |               \
-     ((c) == '-' || (c) == '_' ? C_JOIN : 0) |                                             \
-     ((c) == '"' || (c) == '\'' || (c) == '(' || (c) == '[' || (c) == '{' || (c) == '<'     \
-          ? C_OPEN                                                                         \
-          : 0) |                                                                           \
+#define CLS(c)                                                                                     \
+    (((c) >= 'a' && (c) <= 'z' ? C_LOWER | C_LOCAL | ((c) > 'f' ? C_NONHEX : 0) : 0) |             \
+     ((c) >= 'A' && (c) <= 'Z' ? C_UPPER | C_LOCAL | ((c) > 'F' ? C_NONHEX : 0) : 0) |             \
+     ((c) >= '0' && (c) <= '9' ? C_DIGIT | C_LOCAL : 0) | ((c) >= 0x80 ? C_HIGH | C_NONHEX : 0) |  \
+     ((c) <= ' ' ? C_SPACE : 0) |                                                                  \
+     ((c) == '?' || (c) == '\n' || (c) == '.' || (c) == '!' ? C_ENDER : 0) |                       \
+     ((c) == '-' || (c) == '_' ? C_JOIN : 0) |                                                     \
+     ((c) == '"' || (c) == '\'' || (c) == '(' || (c) == '[' ? C_OPEN : 0) |                        \
      ((c) == '.' || (c) == '_' || (c) == '%' || (c) == '+' || (c) == '-' ? C_LOCAL : 0))
 #define CLS4(c) CLS(c), CLS((c) + 1), CLS((c) + 2), CLS((c) + 3)
 #define CLS16(c) CLS4(c), CLS4((c) + 4), CLS4((c) + 8), CLS4((c) + 12)
@@ -66,9 +64,15 @@ enum {
 
 static const uint16_t T[256] = {CLS64(0), CLS64(64), CLS64(128), CLS64(192)};
 
-static inline bool is_digit(unsigned c) { return c - '0' < 10u; }
-static inline bool is_alnum(unsigned c) { return (T[c] & C_ALNUM) != 0; }
-static inline bool is_word(unsigned c) { return (T[c] & C_WORD) != 0; }
+static inline bool is_digit(unsigned c) {
+    return c - '0' < 10u;
+}
+static inline bool is_alnum(unsigned c) {
+    return (T[c] & C_ALNUM) != 0;
+}
+static inline bool is_word(unsigned c) {
+    return (T[c] & C_WORD) != 0;
+}
 
 static int hexval(unsigned c) {
     if (is_digit(c))
@@ -87,6 +91,13 @@ uint32_t rr_token_estimate(uint32_t chars, uint32_t words) {
     uint32_t by_chars = (uint32_t)(((uint64_t)chars + 3) / 4);
     return by_chars > words ? by_chars : words;
 }
+
+/* Candidate validation runs for few words; kept out of line so the callers stay small. */
+#if defined(__GNUC__)
+#define RARE __attribute__((noinline))
+#else
+#define RARE
+#endif
 
 static inline unsigned popcount64(uint64_t x) {
     x = x - ((x >> 1) & 0x5555555555555555ull);
@@ -126,10 +137,10 @@ typedef struct scan {
     rr_text_features *f;
     rr_pii_span *spans;
     size_t max_spans;
-    size_t claimed;     /* a detection ends here: no candidate starts before it */
-    size_t cluster_end; /* digit groups examined (or shape-claimed) up to here */
+    size_t claimed;            /* a detection ends here: no candidate starts before it */
+    size_t cluster_end;        /* digit groups examined (or shape-claimed) up to here */
     size_t url_start, url_end; /* the last URL: no entities inside it */
-    size_t done;        /* compounds before this offset have been visited */
+    size_t done;               /* compounds before this offset have been visited */
     /* Block driver only: the current block, its bits inside a URL, and the names counted
      * in the previous block (a URL found now may start there). */
     bool blocks;
@@ -211,9 +222,15 @@ typedef struct grp {
 #define MAXG 48 /* groups parsed per window */
 #define TAIL 20 /* no matcher consumes more than TAIL - 1 groups */
 
-static inline size_t glen(const grp *g) { return g->e - g->s; }
-static inline size_t gstart(const grp *g) { return g->paren ? g->s - 1 : g->s; }
-static inline size_t gend(const grp *g) { return g->paren ? g->e + 1 : g->e; }
+static inline size_t glen(const grp *g) {
+    return g->e - g->s;
+}
+static inline size_t gstart(const grp *g) {
+    return g->paren ? g->s - 1 : g->s;
+}
+static inline size_t gend(const grp *g) {
+    return g->paren ? g->e + 1 : g->e;
+}
 /* A match may start at group k only at a token boundary, not inside "12-34" or "1.2". */
 static inline bool open_before(const grp *g, size_t k) {
     return g[k].sep == SEP_START || g[k].sep == SEP_SPACE;
@@ -423,8 +440,7 @@ static size_t phone_national(const unsigned char *p, const grp *g, size_t ng, si
     return 0;
 }
 
-static size_t match_phone(const unsigned char *p, const grp *g, size_t ng, size_t k,
-                          bool plus) {
+static size_t match_phone(const unsigned char *p, const grp *g, size_t ng, size_t k, bool plus) {
     if (!open_before(g, k))
         return 0;
     if (k == 0 && plus)
@@ -464,7 +480,7 @@ static size_t match_at(scan *S, const grp *g, size_t ng, size_t k, bool plus) {
 
 /* A run of digit groups starting at the digit word [s, e). Windows of MAXG groups overlap
  * by TAIL so a long run of numbers stays linear and loses no match at a window edge. */
-static void scan_cluster(scan *S, size_t s, size_t e) {
+RARE static void scan_cluster(scan *S, size_t s, size_t e) {
     const unsigned char *p = S->p;
     bool plus = s >= 1 && p[s - 1] == '+' && (s < 2 || !is_alnum(p[s - 2]));
     /* "(555)": only an area code of 2..4 digits is a parenthesised group */
@@ -558,7 +574,7 @@ static size_t ipv6_end(const unsigned char *p, size_t n, size_t s) {
     return i;
 }
 
-static void try_ipv6(scan *S, size_t s) {
+RARE static void try_ipv6(scan *S, size_t s) {
     size_t e = ipv6_end(S->p, S->n, s);
     if (e)
         emit(S, RR_PII_IPV6, s, e);
@@ -586,7 +602,7 @@ static size_t upper_word(const unsigned char *p, size_t n, size_t i) {
 /* Country code, 2 check digits, 11..30 uppercase/digit characters: written as one word or
  * in space-separated groups of 4 (the last 1..4). The shape claims its digits even when
  * the checksum fails, so a mistyped IBAN is not reported as a card or phone. */
-static void try_iban(scan *S, size_t s, size_t e) {
+RARE static void try_iban(scan *S, size_t s, size_t e) {
     const unsigned char *p = S->p;
     if (e - s < 4 || !(T[p[s]] & C_UPPER) || !(T[p[s + 1]] & C_UPPER) || !is_digit(p[s + 2]) ||
         !is_digit(p[s + 3]) || upper_word(p, S->n, s) != e - s)
@@ -656,14 +672,13 @@ static size_t email_domain(const unsigned char *p, size_t n, size_t at) {
         else
             break;
     }
-    if (labels < 2 || tld < 2 || (end < n && (is_alnum(p[end]) || p[end] == '-' ||
-                                             p[end] == '_' || p[end] == '@')))
+    if (labels < 2 || tld < 2 ||
+        (end < n && (is_alnum(p[end]) || p[end] == '-' || p[end] == '_' || p[end] == '@')))
         return 0;
     return end;
 }
 
-
-static void on_at(scan *S, size_t at) {
+RARE static void on_at(scan *S, size_t at) {
     const unsigned char *p = S->p;
     size_t ls = email_local(p, at), end = ls < at ? email_domain(p, S->n, at) : 0;
     if (end) {
@@ -692,7 +707,7 @@ static bool sentence_start(const unsigned char *p, size_t s) {
 }
 
 /* Name candidate: the word starting at s begins with an ASCII capital, has >= 2 bytes, is
- * standalone (after whitespace, one of " ' ( [ { <, or nothing) and does not start a
+ * standalone (after whitespace, one of " ' ( [, or nothing) and does not start a
  * sentence. The block driver computes the same predicate with masks. */
 static bool name_candidate(const unsigned char *p, size_t n, size_t s) {
     return (T[p[s]] & C_UPPER) && s + 1 < n && is_word(p[s + 1]) &&
@@ -717,12 +732,12 @@ static bool name_counted(const unsigned char *p, size_t n, size_t s) {
 static void try_url(scan *S, size_t s, size_t e) {
     const unsigned char *p = S->p;
     size_t n = S->n;
-    bool scheme = e - s >= 2 && e - s <= 16 && e + 2 < n && p[e] == ':' && p[e + 1] == '/' &&
-                  p[e + 2] == '/';
+    bool scheme =
+        e - s >= 2 && e - s <= 16 && e + 2 < n && p[e] == ':' && p[e + 1] == '/' && p[e + 2] == '/';
     for (size_t i = s; scheme && i < e; i++)
         scheme = (T[p[i]] & C_ALPHA) != 0;
-    bool www = e - s == 3 && e + 1 < n && p[e] == '.' && p[s] == 'w' && p[s + 1] == 'w' &&
-               p[s + 2] == 'w';
+    bool www =
+        e - s == 3 && e + 1 < n && p[e] == '.' && p[s] == 'w' && p[s + 1] == 'w' && p[s + 2] == 'w';
     if ((!scheme && !www) || s < S->url_end || s < S->claimed)
         return;
     size_t i = e;
@@ -738,16 +753,15 @@ static bool group_follows(const unsigned char *p, size_t n, size_t e) {
         return false;
     unsigned c = p[e];
     if (c == ')' || c == '(' || c == ' ')
-        return is_digit(p[e + 1]) || (e + 2 < n && (p[e + 1] == ' ' || p[e + 1] == '(') &&
-                                      is_digit(p[e + 2]));
+        return is_digit(p[e + 1]) ||
+               (e + 2 < n && (p[e + 1] == ' ' || p[e + 1] == '(') && is_digit(p[e + 2]));
     return (c == '-' || c == '.') && is_digit(p[e + 1]);
 }
 
 /* PII candidates that start at an ASCII alphanumeric run [s, e) with flags f. */
 static void pii_run(scan *S, size_t s, size_t e, unsigned f) {
     const unsigned char *p = S->p;
-    if (e < S->n && p[e] == ':' && e - s <= 4 && s >= S->claimed &&
-        (s == 0 || p[s - 1] != ':')) {
+    if (e < S->n && p[e] == ':' && e - s <= 4 && s >= S->claimed && (s == 0 || p[s - 1] != ':')) {
         size_t i = s;
         while (i < e && hexval(p[i]) >= 0)
             i++;
@@ -806,7 +820,8 @@ static size_t compound_start(const scan *S, size_t i) {
 
 /* Visit the compound starting at cs (one that holds a digit): PII candidates of each word;
  * an identifier entity when it mixes ASCII letters and digits ("ORD-12345", "A4"), unless
- * its first word already counts as a name. Returns the compound's end. */
+ * its first word already counts as a name or it overlaps a PII detection (the groups of
+ * "2001:db8::1" are no identifiers). Returns the compound's end. */
 static size_t visit_compound(scan *S, size_t cs) {
     const unsigned char *p = S->p;
     size_t s = cs, e;
@@ -815,13 +830,15 @@ static size_t visit_compound(scan *S, size_t cs) {
         unsigned f = 0;
         for (e = s; e < S->n && is_word(p[e]); e++)
             f |= T[p[e]];
-        word_candidates(S, s, e, f);
+        /* digits glued to the word before ("ORD-2024", "01" of 2024-01-15) start nothing */
+        if ((f & C_WORD) != C_DIGIT || (e < S->n && p[e] == ':') || !attached(p, s))
+            word_candidates(S, s, e, f);
         all |= f;
         if (!joiner_at(S, e))
             break;
         s = e + 1;
     }
-    if ((all & C_ALPHA) && (all & C_DIGIT) && cs >= S->url_end &&
+    if ((all & C_ALPHA) && (all & C_DIGIT) && cs >= S->url_end && cs >= S->claimed &&
         !name_counted(p, S->n, cs))
         push_entity(S, cs);
     return e;
@@ -895,8 +912,8 @@ enum {
     MW,  /* word bytes: ASCII letters and digits, bytes >= 0x80 */
     MD,  /* ASCII digits */
     MU,  /* ASCII capitals */
-    MSP, /* whitespace: space, \t \n \v \f \r, NUL */
-    MOP, /* openers: " ' ( [ { < */
+    MSP, /* whitespace: bytes <= 0x20 */
+    MOP, /* openers: " ' ( [ */
     MEN, /* sentence enders: . ! ? \n */
     MJ,  /* joiners: - _ */
     MCD, /* , . */
@@ -906,12 +923,12 @@ enum {
     NMASK
 };
 
-#define MB_(c)                                                                             \
-    ((CLS(c) & C_WORD ? 1u << MW : 0) | (CLS(c) & C_DIGIT ? 1u << MD : 0) |                \
-     (CLS(c) & C_UPPER ? 1u << MU : 0) | (CLS(c) & C_SPACE ? 1u << MSP : 0) |              \
-     (CLS(c) & C_OPEN ? 1u << MOP : 0) | (CLS(c) & C_ENDER ? 1u << MEN : 0) |              \
-     (CLS(c) & C_JOIN ? 1u << MJ : 0) | ((c) == ',' || (c) == '.' ? 1u << MCD : 0) |       \
-     ((c) == '@' || (c) == ':' || (c) == '+' ? 1u << MAC : 0) |                            \
+#define MB_(c)                                                                                     \
+    ((CLS(c) & C_WORD ? 1u << MW : 0) | (CLS(c) & C_DIGIT ? 1u << MD : 0) |                        \
+     (CLS(c) & C_UPPER ? 1u << MU : 0) | (CLS(c) & C_SPACE ? 1u << MSP : 0) |                      \
+     (CLS(c) & C_OPEN ? 1u << MOP : 0) | (CLS(c) & C_ENDER ? 1u << MEN : 0) |                      \
+     (CLS(c) & C_JOIN ? 1u << MJ : 0) | ((c) == ',' || (c) == '.' ? 1u << MCD : 0) |               \
+     ((c) == '@' || (c) == ':' || (c) == '+' ? 1u << MAC : 0) |                                    \
      ((c) >= 0x80 && (c) < 0xC0 ? 1u << MCT : 0) | ((c) == '?' ? 1u << MQ : 0))
 #define MB4(c) MB_(c), MB_((c) + 1), MB_((c) + 2), MB_((c) + 3)
 #define MB16(c) MB4(c), MB4((c) + 4), MB4((c) + 8), MB4((c) + 12)
@@ -950,29 +967,55 @@ static void masks_portable(const unsigned char *p, size_t len, uint64_t *m) {
         m[MSP] &= (1ull << len) - 1;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
+/* RR_FEATURES_PORTABLE_ONLY builds without the x86 paths (to test the portable build). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(RR_FEATURES_PORTABLE_ONLY)
 #include <immintrin.h>
 #define HAVE_X86 1
 
 /* Vector constants live in memory so that compares take them as operands (set1 would be
  * rebuilt from a general register at every use inside the big block loop). */
 enum {
-    K_SPACE, K_NUL, K_DQUOTE, K_QUOTE, K_LPAREN, K_LBRACKET, K_LBRACE, K_LT, K_DOT, K_QMARK,
-    K_NL, K_BANG, K_DASH, K_UNDER, K_COMMA, K_AT, K_COLON, K_PLUS, K_CASE,
-    K_DIGIT_LO, K_DIGIT_N, K_UPPER_LO, K_UPPER_N, K_ALPHA_LO, K_ALPHA_N, K_WS_LO, K_WS_N,
-    K_CONT_LO, K_CONT_N, NK
+    K_DQUOTE,
+    K_QUOTE,
+    K_LPAREN,
+    K_LBRACKET,
+    K_DOT,
+    K_QMARK,
+    K_NL,
+    K_BANG,
+    K_DASH,
+    K_UNDER,
+    K_COMMA,
+    K_AT,
+    K_COLON,
+    K_PLUS,
+    K_CASE,
+    K_DIGIT_LO,
+    K_DIGIT_N,
+    K_UPPER_LO,
+    K_UPPER_N,
+    K_ALPHA_LO,
+    K_ALPHA_N,
+    K_WS_LO,
+    K_WS_N,
+    K_CONT_LO,
+    K_CONT_N,
+    NK
 };
-#define K64(c) {c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c,   \
-                c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c,   \
-                c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}
+#define K64(c)                                                                                     \
+    {                                                                                              \
+        c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c,  \
+            c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, \
+            c, c, c, c, c                                                                          \
+    }
 /* Ranges [lo, lo + n) are tested as (v - lo) < n unsigned; AVX2 has only a signed compare,
  * so it biases both sides by 0x80: the _LO rows hold 0x80 - lo, the _N rows 0x80 + n. */
 static const unsigned char K[NK][64] __attribute__((aligned(64))) = {
-    K64(' '), K64(0), K64('"'), K64('\''), K64('('), K64('['), K64('{'), K64('<'), K64('.'),
-    K64('?'), K64('\n'), K64('!'), K64('-'), K64('_'), K64(','), K64('@'), K64(':'),
-    K64('+'), K64(0x20),
-    K64(0x80 - '0'), K64(0x80 + 10), K64(0x80 - 'A'), K64(0x80 + 26), K64(0x80 - 'a'),
-    K64(0x80 + 26), K64(0x80 - 9), K64(0x80 + 5), K64(0x80 - 0x80), K64(0x80 + 0x40)};
+    K64('"'),        K64('\''),      K64('('),         K64('['),         K64('.'),
+    K64('?'),        K64('\n'),      K64('!'),         K64('-'),         K64('_'),
+    K64(','),        K64('@'),       K64(':'),         K64('+'),         K64(0x20),
+    K64(0x80 - '0'), K64(0x80 + 10), K64(0x80 - 'A'),  K64(0x80 + 26),   K64(0x80 - 'a'),
+    K64(0x80 + 26),  K64(0x80 - 0),  K64(0x80 + 0x21), K64(0x80 - 0x80), K64(0x80 + 0x40)};
 
 #define AVX2 __attribute__((target("avx2")))
 typedef const unsigned char (*ktab)[64];
@@ -985,34 +1028,45 @@ AVX2 static inline uint64_t mm32(__m256i v) {
 #define OR _mm256_or_si256
 
 /* The classes of 32 bytes, one function each (shared compares are merged once inlined). */
-AVX2 static inline __m256i c32_digit(__m256i v, ktab kt) { return in_range32(v, K_DIGIT_LO, K_DIGIT_N); }
+AVX2 static inline __m256i c32_digit(__m256i v, ktab kt) {
+    return in_range32(v, K_DIGIT_LO, K_DIGIT_N);
+}
 AVX2 static inline __m256i c32_word(__m256i v, ktab kt) {
     __m256i alpha = in_range32(OR(v, k32(K_CASE)), K_ALPHA_LO, K_ALPHA_N);
     return OR(OR(alpha, c32_digit(v, kt)), _mm256_cmpgt_epi8(_mm256_setzero_si256(), v));
 }
-AVX2 static inline __m256i c32_upper(__m256i v, ktab kt) { return in_range32(v, K_UPPER_LO, K_UPPER_N); }
+AVX2 static inline __m256i c32_upper(__m256i v, ktab kt) {
+    return in_range32(v, K_UPPER_LO, K_UPPER_N);
+}
 AVX2 static inline __m256i c32_space(__m256i v, ktab kt) {
-    return OR(OR(eq32(v, K_SPACE), eq32(v, K_NUL)), in_range32(v, K_WS_LO, K_WS_N));
+    return in_range32(v, K_WS_LO, K_WS_N);
 }
 AVX2 static inline __m256i c32_open(__m256i v, ktab kt) {
-    return OR(OR(OR(eq32(v, K_DQUOTE), eq32(v, K_QUOTE)), OR(eq32(v, K_LPAREN), eq32(v, K_LBRACKET))),
-              OR(eq32(v, K_LBRACE), eq32(v, K_LT)));
+    return OR(OR(eq32(v, K_DQUOTE), eq32(v, K_QUOTE)), OR(eq32(v, K_LPAREN), eq32(v, K_LBRACKET)));
 }
 AVX2 static inline __m256i c32_ender(__m256i v, ktab kt) {
     return OR(OR(eq32(v, K_DOT), eq32(v, K_BANG)), OR(eq32(v, K_QMARK), eq32(v, K_NL)));
 }
-AVX2 static inline __m256i c32_join(__m256i v, ktab kt) { return OR(eq32(v, K_DASH), eq32(v, K_UNDER)); }
-AVX2 static inline __m256i c32_cd(__m256i v, ktab kt) { return OR(eq32(v, K_COMMA), eq32(v, K_DOT)); }
+AVX2 static inline __m256i c32_join(__m256i v, ktab kt) {
+    return OR(eq32(v, K_DASH), eq32(v, K_UNDER));
+}
+AVX2 static inline __m256i c32_cd(__m256i v, ktab kt) {
+    return OR(eq32(v, K_COMMA), eq32(v, K_DOT));
+}
 AVX2 static inline __m256i c32_ac(__m256i v, ktab kt) {
     return OR(OR(eq32(v, K_AT), eq32(v, K_COLON)), eq32(v, K_PLUS));
 }
-AVX2 static inline __m256i c32_cont(__m256i v, ktab kt) { return in_range32(v, K_CONT_LO, K_CONT_N); }
-AVX2 static inline __m256i c32_quest(__m256i v, ktab kt) { return eq32(v, K_QMARK); }
+AVX2 static inline __m256i c32_cont(__m256i v, ktab kt) {
+    return in_range32(v, K_CONT_LO, K_CONT_N);
+}
+AVX2 static inline __m256i c32_quest(__m256i v, ktab kt) {
+    return eq32(v, K_QMARK);
+}
 #undef OR
 
 #define BOTH(cls) (mm32(cls(v0, kt)) | mm32(cls(v1, kt)) << 32)
 AVX2 static inline __attribute__((always_inline)) void masks_avx2(const unsigned char *p,
-                                                                 uint64_t *m, ktab kt) {
+                                                                  uint64_t *m, ktab kt) {
     __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
     __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
     m[MW] = BOTH(c32_word);
@@ -1036,7 +1090,7 @@ AVX2 static inline __attribute__((always_inline)) void masks_avx2(const unsigned
 #define in_range64(v, lo, n) _mm512_cmplt_epi8_mask(_mm512_add_epi8(v, k64(lo)), k64(n))
 
 AVX512 static inline __attribute__((always_inline)) void masks_avx512(const unsigned char *p,
-                                                                     uint64_t *m, ktab kt) {
+                                                                      uint64_t *m, ktab kt) {
     __m512i v = _mm512_loadu_si512((const void *)p);
     uint64_t digit = in_range64(v, K_DIGIT_LO, K_DIGIT_N), dot = eq64(v, K_DOT);
     uint64_t q = eq64(v, K_QMARK);
@@ -1044,9 +1098,8 @@ AVX512 static inline __attribute__((always_inline)) void masks_avx512(const unsi
             _mm512_movepi8_mask(v);
     m[MD] = digit;
     m[MU] = in_range64(v, K_UPPER_LO, K_UPPER_N);
-    m[MSP] = eq64(v, K_SPACE) | eq64(v, K_NUL) | in_range64(v, K_WS_LO, K_WS_N);
-    m[MOP] = eq64(v, K_DQUOTE) | eq64(v, K_QUOTE) | eq64(v, K_LPAREN) | eq64(v, K_LBRACKET) |
-             eq64(v, K_LBRACE) | eq64(v, K_LT);
+    m[MSP] = in_range64(v, K_WS_LO, K_WS_N);
+    m[MOP] = eq64(v, K_DQUOTE) | eq64(v, K_QUOTE) | eq64(v, K_LPAREN) | eq64(v, K_LBRACKET);
     m[MEN] = dot | eq64(v, K_BANG) | q | eq64(v, K_NL);
     m[MJ] = eq64(v, K_DASH) | eq64(v, K_UNDER);
     m[MCD] = eq64(v, K_COMMA) | dot;
@@ -1060,13 +1113,16 @@ static bool cpu_avx2(void) {
            __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
 }
 static bool cpu_avx512(void) {
-    return cpu_avx2() && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512bw");
+    return cpu_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
 }
 #else
 #define HAVE_X86 0
-static bool cpu_avx2(void) { return false; }
-static bool cpu_avx512(void) { return false; }
+static bool cpu_avx2(void) {
+    return false;
+}
+static bool cpu_avx512(void) {
+    return false;
+}
 #endif
 
 /* ---- block driver ----------------------------------------------------------------------- */
@@ -1076,12 +1132,19 @@ static bool cpu_avx512(void) { return false; }
 typedef struct carry {
     uint64_t w, st, j, spop, ac, num, nam;
     uint64_t cd, cx, cs, cm, cn, ce;
+    uint64_t words, questions, lines, conts, numbers, names; /* sums, stored at the end */
 } carry;
 
 static inline uint64_t addc(uint64_t a, uint64_t b, uint64_t *carry) {
+#if HAVE_X86
+    unsigned long long t;
+    *carry = _addcarry_u64((unsigned char)*carry, a, b, &t);
+    return t;
+#else
     uint64_t s = a + b, t = s + *carry;
     *carry = (s < a) | (t < s);
     return t;
+#endif
 }
 
 static inline unsigned popc(uint64_t x) {
@@ -1100,10 +1163,11 @@ static inline uint64_t run8(uint64_t d, uint64_t dn) {
 }
 
 /* A visit that would change nothing: a single word of digits, not before ':', ending inside
- * a run of digit groups already examined ("4111 1111 1111 1111": groups after the first). */
+ * digit groups already examined or detected ("4111 1111 1111 1111": the groups after the
+ * first). */
 static bool visit_is_noop(const scan *S, size_t a) {
     const unsigned char *p = S->p;
-    if (a > S->cluster_end || (a < S->n && (p[a] == ':' || (T[p[a]] & C_JOIN))))
+    if ((a > S->cluster_end && a > S->claimed) || (a < S->n && (p[a] == ':' || (T[p[a]] & C_JOIN))))
         return false;
     size_t s = a - 1;
     while (s > 0 && is_digit(p[s - 1]))
@@ -1114,8 +1178,6 @@ static bool visit_is_noop(const scan *S, size_t a) {
 /* Visit, in text order, the words ending at the bits of evw (at their after-byte; `digits`
  * marks words of digits only) and the punctuation at the bits of evp. */
 static void block_events(scan *S, size_t b, uint64_t evw, uint64_t digits, uint64_t evp) {
-    S->blk = b;
-    S->excl = range_bits(S->url_start, S->url_end, b);
     uint64_t ev = evw | evp;
     while (ev) {
         unsigned k = ctz64(ev);
@@ -1135,65 +1197,78 @@ static void block_events(scan *S, size_t b, uint64_t evw, uint64_t digits, uint6
  * names, which a URL found by an event may exclude. Word properties move to
  * the byte after the word ("after-bit") by adding marker bits to W: the carry runs
  * through the rest of the word. */
-static inline __attribute__((always_inline)) void block_body(scan *S, size_t b,
-                                                             const uint64_t *m,
+static inline __attribute__((always_inline)) void block_body(scan *S, size_t b, const uint64_t *m,
                                                              const uint64_t *nx, carry *c) {
-    rr_text_features *f = S->f;
     uint64_t W = m[MW], D = m[MD], G = ~W, SP = m[MSP], EN = m[MEN], J = m[MJ];
     uint64_t ST = W & ~UP(W, c->w, 1), Wn = W >> 1 | nx[MW] << 63;
-    uint64_t spop = SP | m[MOP], dot = EN & m[MCD];
-    f->words += popc(ST);
-    f->questions += popc(m[MQ]);
-    f->lines += popc(EN & SP);
-    f->chars -= popc(m[MCT]);
-    /* numbers: words of digits only (at their after-bit); "1,234.5" once */
-    uint64_t withd = addc(W, D, &c->cd) & G, withx = addc(W, W & ~D, &c->cx) & G;
-    uint64_t digits = withd & ~withx, numsep = digits & m[MCD];
-    uint64_t merged = digits & addc(W, UP(numsep, c->num, 1) & W, &c->cm) & G;
-    f->numbers += popc(digits) - popc(merged);
-    /* events: words with digits that may be PII or part of an identifier; '@' ':' '+';
-     * a '.' after a three-letter word ("www.") */
-    uint64_t pre = ST & (UP(m[MAC] | m[MOP], c->ac, 1) | (UP(J, c->j, 1) & UP(W, c->w, 2)));
-    uint64_t long_or_pre = addc(W, pre | run8(D, nx[MD]), &c->cs) & G;
-    /* a digit group may follow: " 1", " (1", "  1", "-1", ".1" (group_follows, widened) */
-    uint64_t Dn = D >> 1 | nx[MD] << 63;
-    uint64_t next = Dn | (spop >> 1 | (nx[MSP] | nx[MOP]) << 63);
-    uint64_t group = (spop & next) | ((J | dot) & Dn);
-    uint64_t evw = (withd & withx) | (digits & (group | m[MAC] | (J & Wn) | long_or_pre));
+    uint64_t spop = SP | m[MOP];
+    c->words += popc(ST);
+    c->questions += popc(m[MQ]);
+    c->lines += popc(EN & SP);
+    c->conts += popc(m[MCT]);
+    uint64_t dot = EN & m[MCD], evw = 0, digits = 0;
+    if (D | c->cd | c->cs) {
+        /* numbers: words of digits only (at their after-bit); "1,234.5" once */
+        uint64_t withd = addc(W, D, &c->cd) & G, withx = addc(W, W & ~D, &c->cx) & G;
+        uint64_t numsep;
+        digits = withd & ~withx, numsep = digits & m[MCD];
+        uint64_t merged = digits & addc(W, UP(numsep, c->num, 1) & W, &c->cm) & G;
+        c->numbers += popc(digits) - popc(merged);
+        /* events: words with digits that may be PII or part of an identifier */
+        uint64_t pre = ST & (UP(m[MAC] | m[MOP], c->ac, 1) | (UP(J, c->j, 1) & UP(W, c->w, 2)));
+        uint64_t long_or_pre = addc(W, pre | run8(D, nx[MD]), &c->cs) & G;
+        /* a digit group may follow: " 1", " (1", "  1", "-1", ".1" (group_follows, widened) */
+        uint64_t Dn = D >> 1 | nx[MD] << 63;
+        uint64_t next = Dn | (spop >> 1 | (nx[MSP] | nx[MOP]) << 63);
+        uint64_t group = (spop & next) | ((J | dot) & Dn);
+        evw = (withd & withx) | (digits & (group | m[MAC] | (J & Wn) | long_or_pre));
+        c->num = numsep;
+    } else {
+        /* no digit here and none carried in: the additions above would give no bit, and
+         * their carries out are known (a word of letters at bit 63 has a non-digit) */
+        c->cx = W >> 63, c->cm = 0, c->num = 0;
+    }
+    /* '@' ':' '+'; a '.' after a three-letter word ("www.") */
     uint64_t www = dot & UP(W, c->w, 1) & UP(W, c->w, 2) & UP(ST, c->st, 3);
     /* names: capitalised, >= 2 bytes, standalone, not starting a sentence; runs once */
-    uint64_t cand = ST & m[MU] & Wn & UP(spop, c->spop, 1) & ~(addc(G, EN, &c->ce) & ST);
-    uint64_t after = addc(W, cand, &c->cn) & G & SP;
-    uint64_t names = cand & ~UP(after, c->nam, 1);
-    c->w = W, c->st = ST, c->j = J, c->spop = spop, c->ac = m[MAC] | m[MOP], c->num = numsep;
-    c->nam = after;
-    block_events(S, b, evw, digits, m[MAC] | www);
+    uint64_t sent = addc(G, EN, &c->ce) & ST, names = 0, after = 0;
+    if (m[MU] | c->cn) {
+        uint64_t cand = ST & m[MU] & Wn & UP(spop, c->spop, 1) & ~sent;
+        after = addc(W, cand, &c->cn) & G & SP;
+        names = cand & ~UP(after, c->nam, 1);
+    }
+    c->w = W, c->st = ST, c->j = J, c->spop = spop, c->ac = m[MAC] | m[MOP], c->nam = after;
+    uint64_t evp = m[MAC] | www;
+    S->blk = b;
+    S->excl = S->url_end > b ? range_bits(S->url_start, S->url_end, b) : 0;
+    if (evw | evp)
+        block_events(S, b, evw, digits, evp);
     names &= ~S->excl;
-    f->entities += popc(names);
+    c->names += popc(names);
     S->prev_names = names;
 }
 
 /* Masks of the block at offset b of a text of n bytes with builder FULL (64 bytes at p). A
  * last partial block is read as the final 64 bytes of the text and shifted, so no byte past
  * the end is read; texts under 64 bytes use the portable builder. */
-#define MASKS_AT(FULL, text, n, b, m)                                                      \
-    do {                                                                                   \
-        if ((n) < 64) {                                                                    \
-            masks_portable((text) + (b), (n) - (b), (m));                                  \
-        } else {                                                                           \
-            size_t t_ = (b) + 64 <= (n) ? (b) : (n) - 64, sh_ = (b) - t_;                  \
-            FULL((text) + t_, (m), kt);                                                        \
-            if (sh_)                                                                       \
-                for (int k_ = 0; k_ < NMASK; k_++)                                         \
-                    (m)[k_] >>= sh_;                                                       \
-        }                                                                                  \
+#define MASKS_AT(FULL, text, n, b, m)                                                              \
+    do {                                                                                           \
+        if ((n) < 64) {                                                                            \
+            masks_portable((text) + (b), (n) - (b), (m));                                          \
+        } else {                                                                                   \
+            size_t t_ = (b) + 64 <= (n) ? (b) : (n)-64, sh_ = (b)-t_;                              \
+            FULL((text) + t_, (m), kt);                                                            \
+            if (sh_)                                                                               \
+                for (int k_ = 0; k_ < NMASK; k_++)                                                 \
+                    (m)[k_] >>= sh_;                                                               \
+        }                                                                                          \
     } while (0)
 
 /* The vector constants' table, through a pointer the compiler cannot see through, so that
  * it loads them (folded into the compares) instead of rebuilding each from an immediate. */
 #if HAVE_X86
-#define KTAB(kt)                                                                           \
-    ktab kt = K;                                                                           \
+#define KTAB(kt)                                                                                   \
+    ktab kt = K;                                                                                   \
     __asm__("" : "+r"(kt))
 #else
 #define KTAB(kt) const void *kt = NULL
@@ -1201,33 +1276,36 @@ static inline __attribute__((always_inline)) void block_body(scan *S, size_t b,
 
 /* The block loop, instantiated once per mask builder so that the builder and the block
  * arithmetic inline into one loop (vector constants are then loaded once per text). */
-#define DEFINE_BLOCKS(NAME, ATTR, FULL)                                                    \
-    ATTR static void NAME(scan *S) {                                                       \
-        static const uint64_t zero[NMASK];                                                 \
-        uint64_t buf[2][NMASK];                                                            \
-        carry c;                                                                           \
-        memset(&c, 0, sizeof c);                                                           \
-        c.ce = 1;            /* the text start starts a sentence */                        \
-        c.spop = 1ull << 63; /* and a word there is standalone */                          \
-        size_t n = S->n;                                                                   \
-        uint64_t *cur = buf[0], *nxt = buf[1];                                             \
-        KTAB(kt);                                                                          \
-        if (n)                                                                             \
-            MASKS_AT(FULL, S->p, n, 0, cur);                                               \
-        for (size_t b = 0; b < n; b += 64) {                                               \
-            if (b + 64 < n)                                                                \
-                MASKS_AT(FULL, S->p, n, b + 64, nxt);                                      \
-            block_body(S, b, cur, b + 64 < n ? nxt : zero, &c);                            \
-            uint64_t *t = cur;                                                             \
-            cur = nxt, nxt = t;                                                            \
-        }                                                                                  \
-        if (n && n % 64 == 0) /* words ending at the last byte: seen at their after-bit */ \
-            block_body(S, n, zero, zero, &c);                                              \
+#define DEFINE_BLOCKS(NAME, ATTR, FULL)                                                            \
+    ATTR static void NAME(scan *S) {                                                               \
+        static const uint64_t zero[NMASK];                                                         \
+        uint64_t buf[2][NMASK];                                                                    \
+        carry c;                                                                                   \
+        memset(&c, 0, sizeof c);                                                                   \
+        c.ce = 1;            /* the text start starts a sentence */                                \
+        c.spop = 1ull << 63; /* and a word there is standalone */                                  \
+        size_t n = S->n;                                                                           \
+        uint64_t *cur = buf[0], *nxt = buf[1];                                                     \
+        KTAB(kt);                                                                                  \
+        if (n)                                                                                     \
+            MASKS_AT(FULL, S->p, n, 0, cur);                                                       \
+        for (size_t b = 0; b < n; b += 64) {                                                       \
+            if (b + 64 < n)                                                                        \
+                MASKS_AT(FULL, S->p, n, b + 64, nxt);                                              \
+            block_body(S, b, cur, b + 64 < n ? nxt : zero, &c);                                    \
+            uint64_t *t = cur;                                                                     \
+            cur = nxt, nxt = t;                                                                    \
+        }                                                                                          \
+        if (n && n % 64 == 0) /* words ending at the last byte: seen at their after-bit */         \
+            block_body(S, n, zero, zero, &c);                                                      \
+        rr_text_features *f = S->f;                                                                \
+        f->words = (uint32_t)c.words, f->questions = (uint32_t)c.questions;                        \
+        f->lines = (uint32_t)c.lines, f->numbers = (uint32_t)c.numbers;                            \
+        f->chars -= (uint32_t)c.conts, f->entities += (uint32_t)c.names;                           \
     }
 
 static inline __attribute__((always_inline)) void masks_full_portable(const unsigned char *p,
-                                                                      uint64_t *m,
-                                                                      const void *kt) {
+                                                                      uint64_t *m, const void *kt) {
     (void)kt;
     masks_portable(p, 64, m);
 }

@@ -20,32 +20,33 @@ typedef enum rr_pii_type {
 const char *rr_pii_name(rr_pii_type t);
 
 typedef struct rr_pii_span {
-    uint32_t type; /* rr_pii_type */
+    uint32_t type;       /* rr_pii_type */
     uint32_t start, end; /* byte offsets, end exclusive */
 } rr_pii_span;
 
 /* Text features. Definitions (the tests hold the implementation to them):
  *  - word: a maximal run of ASCII letters, ASCII digits and bytes >= 0x80 (so non-ASCII
- *    letters, and also non-ASCII punctuation, are word bytes); everything else, NUL
- *    included, separates words.
+ *    letters, and also non-ASCII punctuation, are word bytes); everything else separates
+ *    words. Whitespace means the bytes <= 0x20 (space, tab, newline, other controls, NUL).
  *  - number: a word of ASCII digits only; "1,234.56" (digit words joined by single ',' or
  *    '.') counts once.
  *  - entity: (a) a name: a word that starts with an ASCII capital, has >= 2 bytes, follows
- *    whitespace, one of " ' ( [ { < or nothing, and does not start a sentence (no word
+ *    whitespace, one of " ' ( [ or nothing, and does not start a sentence (no word
  *    before it since the last . ! ? or newline); a name right after another such word and
  *    one whitespace byte is part of it ("John Smith" counts once); (b) an identifier: a
  *    compound token (words joined by single '-' or '_') mixing ASCII letters and digits
- *    ("ORD-12345", "A4"), unless its first word already counts as a name; (c) a URL:
+ *    ("ORD-12345", "A4"), unless its first word already counts as a name or it overlaps a
+ *    PII detection (the groups of "2001:db8::1" are not identifiers); (c) a URL:
  *    "scheme://..." (2..16 letters) or "www." up to the next whitespace; (d) an @handle
- *    not glued to a preceding word. Nothing inside a URL counts as another entity; PII
- *    detection does not change the entity count (an e-mail's local part may hold a name).
+ *    not glued to a preceding word. Nothing inside a URL counts as another entity. Names
+ *    do not depend on PII detection (an e-mail's local part may hold one).
  *  - lines: newline bytes, plus one for a last line without a newline (empty text: 0).
  *  - PII: see the detectors' comments in features.c (heuristics, precedence, spans). */
 typedef struct rr_text_features {
     uint32_t bytes;
-    uint32_t chars;     /* UTF-8 code points: bytes minus continuation bytes 0x80..0xBF */
+    uint32_t chars; /* UTF-8 code points: bytes minus continuation bytes 0x80..0xBF */
     uint32_t words;
-    uint32_t tokens;    /* rr_token_estimate(chars, words) */
+    uint32_t tokens; /* rr_token_estimate(chars, words) */
     uint32_t numbers;
     uint32_t questions; /* '?' bytes */
     uint32_t entities;
@@ -79,9 +80,8 @@ enum {
 };
 /* Whether `impl` can run here; an unavailable impl given to _impl runs AUTO instead. */
 bool rr_text_features_impl_available(int impl);
-void rr_text_features_extract_impl(int impl, const char *text, size_t len,
-                                   rr_text_features *out, rr_pii_span *spans,
-                                   size_t max_spans, size_t *nspans);
+void rr_text_features_extract_impl(int impl, const char *text, size_t len, rr_text_features *out,
+                                   rr_pii_span *spans, size_t max_spans, size_t *nspans);
 
 /* Term sets, content terms and coverage are implemented in lib/terms.c. */
 
@@ -108,7 +108,7 @@ void rr_content_terms(const char *text, size_t len, rr_term_fn fn, void *ud);
 /* Coverage: the share of the request's distinct content terms found in any evidence text.
  * 0 when there is no evidence or the request has no content terms. `ev_set` and `req_set`
  * are scratch sets. Returns a negative value on out-of-memory. */
-double rr_coverage(const char *text, size_t len, const char *const *ev_text,
-                   const size_t *ev_len, size_t nev, rr_termset *ev_set, rr_termset *req_set);
+double rr_coverage(const char *text, size_t len, const char *const *ev_text, const size_t *ev_len,
+                   size_t nev, rr_termset *ev_set, rr_termset *req_set);
 
 #endif

@@ -35,8 +35,8 @@ static void print_features(const char *tag, const result *r) {
     fprintf(stderr,
             "%s: bytes %u chars %u words %u tokens %u numbers %u questions %u entities %u "
             "lines %u pii %u:",
-            tag, f->bytes, f->chars, f->words, f->tokens, f->numbers, f->questions,
-            f->entities, f->lines, f->pii_total);
+            tag, f->bytes, f->chars, f->words, f->tokens, f->numbers, f->questions, f->entities,
+            f->lines, f->pii_total);
     for (size_t i = 0; i < r->n; i++)
         fprintf(stderr, " %s[%u,%u)", rr_pii_name((rr_pii_type)r->sp[i].type), r->sp[i].start,
                 r->sp[i].end);
@@ -45,8 +45,7 @@ static void print_features(const char *tag, const result *r) {
 
 /* Extract with every implementation available here; all must equal the reference. */
 static void extract(const char *t, size_t len, result *out) {
-    rr_text_features_extract_impl(RR_FEATURES_REFERENCE, t, len, &out->f, out->sp, MAXSP,
-                                  &out->n);
+    rr_text_features_extract_impl(RR_FEATURES_REFERENCE, t, len, &out->f, out->sp, MAXSP, &out->n);
     for (size_t i = 1; i < sizeof impls / sizeof impls[0]; i++) {
         if (!rr_text_features_impl_available(impls[i]))
             continue;
@@ -97,8 +96,8 @@ static void expect_pii(const char *text, const char *expect) {
         size_t start = (size_t)(at - text), end = start + strlen(colon + 1);
         if (k >= r->n || (int)r->sp[k].type != type_of(item) || r->sp[k].start != start ||
             r->sp[k].end != end) {
-            fprintf(stderr, "text: %s\nwanted %s [%zu,%zu) as detection %zu\n", text, item,
-                    start, end, k);
+            fprintf(stderr, "text: %s\nwanted %s [%zu,%zu) as detection %zu\n", text, item, start,
+                    end, k);
             print_features("got", r);
             fail();
         }
@@ -120,8 +119,8 @@ static void test_email_spans_and_near_misses(void **state) {
     expect_pii("end of sentence x@y.io.", "email:x@y.io");
     expect_pii("“ana@example.org”", "email:ana@example.org");
     expect_pii("root@localhost", "");
-    expect_pii("a@b.c", "");                /* top-level domain of one letter */
-    expect_pii("me@host.123", "");          /* numeric top-level domain */
+    expect_pii("a@b.c", "");                 /* top-level domain of one letter */
+    expect_pii("me@host.123", "");           /* numeric top-level domain */
     expect_pii("john..doe@example.com", ""); /* doubled dot in the local part */
     expect_pii("john.@example.com", "");
     expect_pii("a@-bad.com", "");
@@ -290,11 +289,11 @@ static void test_entities(void **state) {
     assert_int_equal(run("see https://example.com/Foo_(Bar) or www.example.org now")->f.entities,
                      2);
     assert_int_equal(run("ping @support or mail a@b.co")->f.entities, 1);
-    assert_int_equal(run("New York. Boston\nDenver")->f.entities, 1); /* York only */
-    assert_int_equal(run("x-Ray and foo_Bar and USA")->f.entities, 1);  /* USA */
-    /* Jane Miller; IBAN; GB82 WEST (a name, so not also an identifier) */
-    assert_int_equal(run("dear Jane Miller, IBAN GB82 WEST 1234 5698 7654 32")->f.entities, 3);
-    assert_int_equal(run("write to Jane.Doe@example.com")->f.entities, 1); /* Jane */
+    assert_int_equal(run("New York. Boston\nDenver")->f.entities, 1);  /* York only */
+    assert_int_equal(run("x-Ray and foo_Bar and USA")->f.entities, 1); /* USA */
+    /* Jane Miller; IBAN GB82 WEST (one run of names; GB82 is not also an identifier) */
+    assert_int_equal(run("dear Jane Miller, IBAN GB82 WEST 1234 5698 7654 32")->f.entities, 2);
+    assert_int_equal(run("write to Jane.Doe@example.com")->f.entities, 1);       /* Jane */
     assert_int_equal(run("Visit Https://example.com/(Foo) now")->f.entities, 1); /* the URL */
 }
 
@@ -320,7 +319,9 @@ static void test_pii_names(void **state) {
 
 static void test_nul_bytes_are_whitespace(void **state) {
     (void)state;
-    static const char t[] = "one\0two\0\0Three 555\0""123\0""4567";
+    static const char t[] = "one\0two\0\0Three 555\0"
+                            "123\0"
+                            "4567";
     result r;
     extract(t, sizeof t - 1, &r);
     assert_int_equal(r.f.words, 6);
@@ -336,7 +337,8 @@ static void test_nul_bytes_are_whitespace(void **state) {
 
 static void test_invalid_looking_bytes_and_empty_text(void **state) {
     (void)state;
-    static const char bad[] = "\xff\xfe\x80\x80 abc\xc3 \xed\xa0\x80 4111\xe2\x80\x8f""1111";
+    static const char bad[] = "\xff\xfe\x80\x80 abc\xc3 \xed\xa0\x80 4111\xe2\x80\x8f"
+                              "1111";
     result r;
     extract(bad, sizeof bad - 1, &r);
     assert_int_equal(r.f.bytes, sizeof bad - 1);
@@ -376,16 +378,17 @@ static void test_results_do_not_depend_on_block_alignment(void **state) {
     }
 }
 
-static double now_ms(void) { return (double)rr_now_ns() / 1e6; }
+static double now_ms(void) {
+    return (double)rr_now_ns() / 1e6;
+}
 
 /* 1 MB of shapes that would make a careless scanner quadratic: every implementation must
  * finish fast (and agree with the reference, which extract() checks). */
 static void test_one_megabyte_inputs_stay_linear(void **state) {
     (void)state;
     static const char *const unit[] = {
-        "1-",       "a@",      "1 ",    "ab:",   "(1) ",     "a-",    "::",    "9",
-        "+1 ",      "1.",      "Ab ",   "w.",    "DE89 ",    "x",     "12:34:", "1, ",
-        "4111 ",    "é1",      "?\n",   "A-1_",  "http://",  " ",     "@a ",    ".",
+        "1-",    "a@", "1 ",     "ab:", "(1) ",  "a-", "::",  "9",    "+1 ",     "1.", "Ab ", "w.",
+        "DE89 ", "x",  "12:34:", "1, ", "4111 ", "é1", "?\n", "A-1_", "http://", " ",  "@a ", ".",
     };
     size_t n = 1 << 20;
     char *t = malloc(n);
@@ -418,15 +421,100 @@ static uint32_t rnd(uint32_t n) {
 }
 
 static const char *const soup[] = {
-    "the", "Refund", "I", "John", "Smith", "ORD-", "12345", "2024-01-15", "10:30", "+1",
-    "(555)", "123-4567", "555", "4111", "1111", "4111111111111111", "DE89", "3704", "0044",
-    "0532", "0130", "00", "GB82WEST12345698765432", "123-45-6789", "000-12-3456",
-    "192.168.1.1", "256.1.1.1", "fe80::1", "2001:db8::", "::1", "a@b.co", "x.y@ex.com",
-    "@h", "https://x.io/A", "www.", "w", ".", ",", "!", "?", "\n", " ", " ", " ", "  ", "-",
-    "_", ":", "::", "(", ")", "\"", "'", "[", "<", "+", "@", "1", "12", "1,234.5", "3.14",
-    "é", "東京", "\xe2\x80\x9c", "\xff", "\0", "A4", "x-Ray", "USA", "e-mail", "7", "020",
-    "7946", "0958", "06", "12", "34", "56", "78", "ff", "dead", "beef", "1.2.3.4.5", "99",
-    "Ab", "aB", "Zz9", "\t", "\r\n", "www.example.com", "http", "s3", "ftp://", "0x1F",
+    "the",
+    "Refund",
+    "I",
+    "John",
+    "Smith",
+    "ORD-",
+    "12345",
+    "2024-01-15",
+    "10:30",
+    "+1",
+    "(555)",
+    "123-4567",
+    "555",
+    "4111",
+    "1111",
+    "4111111111111111",
+    "DE89",
+    "3704",
+    "0044",
+    "0532",
+    "0130",
+    "00",
+    "GB82WEST12345698765432",
+    "123-45-6789",
+    "000-12-3456",
+    "192.168.1.1",
+    "256.1.1.1",
+    "fe80::1",
+    "2001:db8::",
+    "::1",
+    "a@b.co",
+    "x.y@ex.com",
+    "@h",
+    "https://x.io/A",
+    "www.",
+    "w",
+    ".",
+    ",",
+    "!",
+    "?",
+    "\n",
+    " ",
+    " ",
+    " ",
+    "  ",
+    "-",
+    "_",
+    ":",
+    "::",
+    "(",
+    ")",
+    "\"",
+    "'",
+    "[",
+    "<",
+    "+",
+    "@",
+    "1",
+    "12",
+    "1,234.5",
+    "3.14",
+    "é",
+    "東京",
+    "\xe2\x80\x9c",
+    "\xff",
+    "\0",
+    "A4",
+    "x-Ray",
+    "USA",
+    "e-mail",
+    "7",
+    "020",
+    "7946",
+    "0958",
+    "06",
+    "12",
+    "34",
+    "56",
+    "78",
+    "ff",
+    "dead",
+    "beef",
+    "1.2.3.4.5",
+    "99",
+    "Ab",
+    "aB",
+    "Zz9",
+    "\t",
+    "\r\n",
+    "www.example.com",
+    "http",
+    "s3",
+    "ftp://",
+    "0x1F",
 };
 
 static void test_every_builder_matches_the_reference_on_random_text(void **state) {
@@ -455,23 +543,42 @@ typedef struct labelled {
 } labelled;
 
 static const labelled positives[] = {
-    {"jane.miller@example.com", RR_PII_EMAIL}, {"ops+alerts@mail.example.org", RR_PII_EMAIL},
-    {"+1 (415) 555-0132", RR_PII_PHONE},      {"020 7946 0958", RR_PII_PHONE},
-    {"555-123-4567", RR_PII_PHONE},           {"+49 30 1234567", RR_PII_PHONE},
-    {"4111 1111 1111 1111", RR_PII_CARD},     {"5500-0000-0000-0004", RR_PII_CARD},
-    {"378282246310005", RR_PII_CARD},         {"DE89 3704 0044 0532 0130 00", RR_PII_IBAN},
-    {"GB82WEST12345698765432", RR_PII_IBAN},  {"FR1420041010050500013M02606", RR_PII_IBAN},
-    {"123-45-6789", RR_PII_SSN},              {"078-05-1120", RR_PII_SSN},
-    {"203.0.113.45", RR_PII_IPV4},            {"10.0.0.1", RR_PII_IPV4},
-    {"2001:db8::8a2e:370:7334", RR_PII_IPV6}, {"fe80::1", RR_PII_IPV6},
+    {"jane.miller@example.com", RR_PII_EMAIL},
+    {"ops+alerts@mail.example.org", RR_PII_EMAIL},
+    {"+1 (415) 555-0132", RR_PII_PHONE},
+    {"020 7946 0958", RR_PII_PHONE},
+    {"555-123-4567", RR_PII_PHONE},
+    {"+49 30 1234567", RR_PII_PHONE},
+    {"4111 1111 1111 1111", RR_PII_CARD},
+    {"5500-0000-0000-0004", RR_PII_CARD},
+    {"378282246310005", RR_PII_CARD},
+    {"DE89 3704 0044 0532 0130 00", RR_PII_IBAN},
+    {"GB82WEST12345698765432", RR_PII_IBAN},
+    {"FR1420041010050500013M02606", RR_PII_IBAN},
+    {"123-45-6789", RR_PII_SSN},
+    {"078-05-1120", RR_PII_SSN},
+    {"203.0.113.45", RR_PII_IPV4},
+    {"10.0.0.1", RR_PII_IPV4},
+    {"2001:db8::8a2e:370:7334", RR_PII_IPV6},
+    {"fe80::1", RR_PII_IPV6},
 };
 
 static const labelled negatives[] = {
-    {"2024-01-15", -1},          {"15.01.2024", -1},          {"10:30:45", -1},
-    {"ORD-2024-118877", -1},     {"12345678", -1},            {"4111 1111 1111 1112", -1},
-    {"DE89 3704 0044 0532 0130 01", -1}, {"000-12-3456", -1}, {"666-12-3456", -1},
-    {"256.1.1.1", -1},           {"1.2.3.4.5", -1},           {"00:1a:2b:3c:4d:5e", -1},
-    {"user@localhost", -1},      {"3.14159265", -1},          {"1.234.567", -1},
+    {"2024-01-15", -1},
+    {"15.01.2024", -1},
+    {"10:30:45", -1},
+    {"ORD-2024-118877", -1},
+    {"12345678", -1},
+    {"4111 1111 1111 1112", -1},
+    {"DE89 3704 0044 0532 0130 01", -1},
+    {"000-12-3456", -1},
+    {"666-12-3456", -1},
+    {"256.1.1.1", -1},
+    {"1.2.3.4.5", -1},
+    {"00:1a:2b:3c:4d:5e", -1},
+    {"user@localhost", -1},
+    {"3.14159265", -1},
+    {"1.234.567", -1},
 };
 
 static const char *const frames[] = {
@@ -496,8 +603,8 @@ static void test_labelled_synthetic_set(void **state) {
             const result *r = run(t);
             size_t start = (size_t)(strstr(t, l->value) - t), end = start + strlen(l->value);
             for (size_t k = 0; k < r->n; k++) {
-                bool hit = (int)r->sp[k].type == l->type && r->sp[k].start == start &&
-                           r->sp[k].end == end;
+                bool hit =
+                    (int)r->sp[k].type == l->type && r->sp[k].start == start && r->sp[k].end == end;
                 if (hit)
                     tp[l->type]++;
                 else
@@ -510,13 +617,12 @@ static void test_labelled_synthetic_set(void **state) {
                 fn[l->type]++;
         }
     }
-    fprintf(stderr, "%-6s %4s %4s %4s %9s %6s\n", "type", "tp", "fp", "fn", "precision",
-            "recall");
+    fprintf(stderr, "%-6s %4s %4s %4s %9s %6s\n", "type", "tp", "fp", "fn", "precision", "recall");
     for (int i = 0; i < RR_PII__COUNT; i++) {
         double p = tp[i] + fp[i] ? (double)tp[i] / (tp[i] + fp[i]) : 1;
         double rc = tp[i] + fn[i] ? (double)tp[i] / (tp[i] + fn[i]) : 1;
-        fprintf(stderr, "%-6s %4d %4d %4d %9.3f %6.3f\n", rr_pii_name((rr_pii_type)i), tp[i],
-                fp[i], fn[i], p, rc);
+        fprintf(stderr, "%-6s %4d %4d %4d %9.3f %6.3f\n", rr_pii_name((rr_pii_type)i), tp[i], fp[i],
+                fn[i], p, rc);
         /* exact expectation: every labelled value found with its exact span, nothing else */
         assert_int_equal(fp[i], 0);
         assert_int_equal(fn[i], 0);
