@@ -41,7 +41,25 @@ typedef struct rr_pii_span {
  *    not glued to a preceding word. Nothing inside a URL counts as another entity. Names
  *    do not depend on PII detection (an e-mail's local part may hold one).
  *  - lines: newline bytes, plus one for a last line without a newline (empty text: 0).
- *  - PII: see the detectors' comments in features.c (heuristics, precedence, spans). */
+ *  - PII (details beside each detector in features.c). Detections never glue to an ASCII
+ *    letter or digit; spans are in text order and never overlap.
+ *    email: local part of 1..64 [A-Za-z0-9._%+-] (no leading, trailing or doubled dot),
+ *      '@', two or more labels, the last one letters only (>= 2).
+ *    Digit groups (digits joined by single ' ', '-', '.', or parentheses) are tried at each
+ *    group in this order: ipv4 (dotted quad, octets 0..255 without leading zeros, not part
+ *    of a longer dotted number), ssn (dashed 3-2-4; out-of-range SSNs such as 000-, 666-,
+ *    9xx- are claimed by the shape and reported as nothing, never as a phone), card (13..19
+ *    digits, Luhn-valid, one run or a group of 4 then groups of 3..6 with one separator),
+ *    phone (7..15 digits and a phone shape: a leading '+country'; a "(2..4 digit)" area
+ *    code; a North American 3-3-4 / 1-3-3-4 / dashed 3-4; or a trunk-prefix-0 number in
+ *    groups of 2..4 with one separator). Never phones: bare digit runs (order numbers,
+ *    "12345678"), dates (4-2-2, 2-2-4), times (':' is no separator), years, decimals,
+ *    thousands groupings (1.234.567, 12 345 678), digits glued to a word ("ORD-555...").
+ *    iban: 2 capitals, 2 check digits, 11..30 capitals/digits, compact or in groups of 4,
+ *      mod-97 == 1 (a failing IBAN-shaped run is claimed, so it is not a card either).
+ *    ipv6: 8 hex groups, or fewer with one "::", optional dotted-quad tail, at least one
+ *      digit somewhere ("dead::beef" and "std::vector" are code, "10:30:00" is a time).
+ *    An e-mail address wins over detections inside its local part. */
 typedef struct rr_text_features {
     uint32_t bytes;
     uint32_t chars; /* UTF-8 code points: bytes minus continuation bytes 0x80..0xBF */
