@@ -119,7 +119,9 @@ bool rr_termset_add(rr_termset *s, uint64_t h);
 bool rr_termset_has(const rr_termset *s, uint64_t h);
 
 /* Content terms: ASCII-lowercased words of >= 3 bytes that are not stop words (a fixed
- * English list), and every number; each hashed with xxh3-64 (never 0). Calls fn for each. */
+ * English list), and every number; each hashed with xxh3-64 of its lower-cased bytes (in
+ * 64-byte chunks, each seeded with the hash so far, for longer terms; never 0). Calls fn for
+ * each. */
 typedef void (*rr_term_fn)(void *ud, uint64_t hash, const char *term, size_t len);
 void rr_content_terms(const char *text, size_t len, rr_term_fn fn, void *ud);
 

@@ -138,17 +138,25 @@ void rr_content_terms(const char *text, size_t len, rr_term_fn fn, void *ud) {
         size_t n = i - s;
         if (!n || (!digits && (n < 3 || is_stop(text + s, n))))
             continue;
-        /* Hash the ASCII-lower-cased term; long terms hash in chunks of the buffer. */
-        size_t m = n < sizeof low ? n : sizeof low;
-        for (size_t k = 0; k < m; k++)
-            low[k] = (char)((p[s + k] >= 'A' && p[s + k] <= 'Z') ? p[s + k] + 32 : p[s + k]);
-        uint64_t h = XXH3_64bits_withSeed(low, m, n > m ? XXH3_64bits(text + s + m, n - m) : 0);
+        /* xxh3 of the ASCII-lower-cased term; a term longer than the buffer is hashed in
+         * buffer-sized chunks, each seeded with the hash so far. */
+        uint64_t h = 0;
+        for (size_t off = 0; off < n;) {
+            size_t m = n - off < sizeof low ? n - off : sizeof low;
+            for (size_t k = 0; k < m; k++) {
+                unsigned char ch = p[s + off + k];
+                low[k] = (char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+            }
+            h = XXH3_64bits_withSeed(low, m, h);
+            off += m;
+        }
         fn(ud, h ? h : 1, text + s, n);
     }
 }
 
 typedef struct {
     rr_termset *set;
+    const rr_termset *only; /* when set: add only terms it holds */
     bool oom;
 } add_ctx;
 
@@ -156,6 +164,8 @@ static void add_term(void *ud, uint64_t h, const char *t, size_t n) {
     (void)t;
     (void)n;
     add_ctx *c = ud;
+    if (c->only && !rr_termset_has(c->only, h))
+        return;
     if (!rr_termset_add(c->set, h))
         c->oom = true;
 }
@@ -166,17 +176,17 @@ double rr_coverage(const char *text, size_t len, const char *const *ev_text,
         return 0;
     rr_termset_clear(ev_set);
     rr_termset_clear(req_set);
-    add_ctx ce = {ev_set, false}, cr = {req_set, false};
-    for (size_t i = 0; i < nev; i++)
-        rr_content_terms(ev_text[i], ev_len[i], add_term, &ce);
+    /* The request's terms, then the ones of them found in some evidence: memory follows the
+     * request, not the evidence. */
+    add_ctx cr = {req_set, NULL, false}, ce = {ev_set, req_set, false};
     rr_content_terms(text, len, add_term, &cr);
-    if (ce.oom || cr.oom)
+    if (cr.oom)
         return -1;
     if (!req_set->n)
         return 0;
-    size_t found = 0;
-    for (size_t i = 0; i < req_set->cap; i++)
-        if (req_set->slots[i] && rr_termset_has(ev_set, req_set->slots[i]))
-            found++;
-    return (double)found / (double)req_set->n;
+    for (size_t i = 0; i < nev; i++)
+        rr_content_terms(ev_text[i], ev_len[i], add_term, &ce);
+    if (ce.oom)
+        return -1;
+    return (double)ev_set->n / (double)req_set->n;
 }
