@@ -1,6 +1,7 @@
 /* rrctl lint: compile a policy and report. */
 #include "rrctl.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int rrctl_cmd_lint(int argc, char **argv) {
@@ -74,7 +75,13 @@ int rrctl_cmd_lint(int argc, char **argv) {
             for (char *c = ladder; *c; c++)
                 if (*c == '"')
                     *c = ' ';
-            printf("  %-28s $%.5f  %7.0f ms  %d attempts  [%s]\n", route, cost, lat, att, ladder);
+            const char *next = strstr(p + 1, "{\"route\":");
+            const char *cap = strstr(p, "\"capped_by_limits\":{\"max_attempts\":");
+            int capped = cap && (!next || cap < next) ? atoi(cap + 35) : 0;
+            printf("  %-28s $%.5f  %7.0f ms  %d attempts  [%s]", route, cost, lat, att, ladder);
+            if (capped)
+                printf("  (limits.max_attempts stops it after %d)", capped);
+            printf("\n");
         }
     }
     rr_router_free(r);
