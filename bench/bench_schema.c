@@ -4,7 +4,11 @@
  * batches, in ns per validation, and validations/s; also allocations per validation after
  * warm-up.
  *   bench_schema [iterations]      (default 200000 per measurement)
- *   bench_schema --dump DIR        write schema.json, valid.json, invalid.json for peers */
+ *   bench_schema --dump DIR        write schema.json, valid.json, invalid.json for peers
+ *   bench_schema --loop MODE N [valid|invalid] [fmt]
+ *                                  only N calls of one mode (parsed, check, text, parse,
+ *                                  walk), for callgrind: instruction counts are stable on a
+ *                                  busy machine where times are not */
 #define _POSIX_C_SOURCE 200809L
 #include <jansson.h>
 #include <stdio.h>
@@ -192,9 +196,39 @@ static void run_instance(const rr_schema *s, rr_verdict *v, const char *label, c
     json_decref(c.parsed);
 }
 
+static int loop(int argc, char **argv) {
+    static const char *modes[] = {"parsed", "check", "text", "parse", "walk"};
+    static const mode ms[] = {M_PARSED, M_CHECK, M_TEXT, M_PARSE_ONLY, M_WALK};
+    size_t k = 0;
+    while (k < 5 && strcmp(argv[2], modes[k]) != 0)
+        k++;
+    if (k == 5) {
+        fprintf(stderr, "unknown mode %s\n", argv[2]);
+        return 2;
+    }
+    size_t n = strtoul(argv[3], NULL, 10);
+    const char *text = argc > 4 && strcmp(argv[4], "invalid") == 0 ? invalid_json : valid_json;
+    rr_schema_options o = RR_SCHEMA_OPTIONS_INIT;
+    o.flags = argc > 5 ? RR_SCHEMA_FORMAT_ASSERT : 0;
+    rr_schema *s = NULL;
+    rr_verdict *v = NULL;
+    if (rr_schema_new(&s, schema_json, strlen(schema_json), &o, NULL) != RR_OK ||
+        rr_verdict_new(&v, NULL) != RR_OK)
+        return 1;
+    ctx c = {s, v, text, strlen(text), json_loadb(text, strlen(text), 0, NULL)};
+    for (size_t i = 0; i < n; i++)
+        once(&c, ms[k]);
+    json_decref(c.parsed);
+    rr_verdict_free(v);
+    rr_schema_free(s);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc > 2 && strcmp(argv[1], "--dump") == 0)
         return dump(argv[2]);
+    if (argc > 3 && strcmp(argv[1], "--loop") == 0)
+        return loop(argc, argv);
     size_t iters = argc > 1 ? strtoul(argv[1], NULL, 10) : 200000;
     rr_allocator al = {RR_ALLOCATOR_VERSION, NULL, cnt_malloc, cnt_realloc, cnt_free};
     printf("instance sizes: valid %zu bytes, invalid %zu bytes; %zu iterations, median of %d "

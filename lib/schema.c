@@ -174,6 +174,7 @@ struct sch_node {
     const char **enum_s; /* when enum_strings: the values, lengths and first 8 bytes */
     size_t *enum_len;
     uint64_t *enum_w8;
+    size_t nenum;
     uint64_t req_mask; /* bit i: props[i] is required */
     sch_pat pattern;
     int format;
@@ -2080,6 +2081,7 @@ static int compile_fast_paths(cc *c, sch_node *n) {
                 n->enum_w8[i] = word8(n->enum_s[i], n->enum_len[i]);
             }
             n->enum_strings = true;
+            n->nenum = ne;
         }
     }
     if (!(n->kw & KB(K_REQUIRED)) || !(n->kw & KB(K_PROPS)) || n->nprops > 64)
@@ -2514,20 +2516,20 @@ static int v_string(vctx *c, const sch_node *n, int k, const json_t *j, const pa
     }
 }
 
+static inline bool enum_has_str(const sch_node *n, const char *s, size_t len) {
+    uint64_t w = word8(s, len);
+    for (size_t i = 0; i < n->nenum; i++)
+        if (n->enum_len[i] == len && n->enum_w8[i] == w &&
+            (len <= 8 || mem_eq(n->enum_s[i] + 8, s + 8, len - 8)))
+            return true;
+    return false;
+}
+
 static int v_enum(vctx *c, const sch_node *n, const json_t *j, const path *ip, const path *kp) {
     size_t i, cnt = json_array_size(n->enm);
-    if (n->enum_strings) {
-        if (!json_is_string(j))
-            cnt = 0;
-        const char *s = json_string_value(j);
-        size_t len = json_string_length(j);
-        uint64_t w = cnt ? word8(s, len) : 0;
-        for (i = 0; i < cnt; i++)
-            if (n->enum_len[i] == len && n->enum_w8[i] == w &&
-                (len <= 8 || mem_eq(n->enum_s[i] + 8, s + 8, len - 8)))
-                return 1;
-        cnt = json_array_size(n->enm);
-    }
+    if (n->enum_strings && json_is_string(j) &&
+        enum_has_str(n, json_string_value(j), json_string_length(j)))
+        return 1;
     for (i = 0; i < cnt && !n->enum_strings; i++)
         if (sch_json_equal(j, json_array_get(n->enm, i)))
             return 1;
@@ -2718,7 +2720,10 @@ static int v_depreq(vctx *c, const sch_node *n, const json_t *j, const path *ip,
     return ok;
 }
 
-static const sch_prop *find_prop(const sch_node *n, const char *k, size_t kl) {
+/* Large "properties" (XXH3 index) or names that share prefixes (linear): out of line, so
+ * the perfect-hash lookup below stays small enough to inline. */
+static __attribute__((noinline)) const sch_prop *find_prop_slow(const sch_node *n, const char *k,
+                                                                size_t kl) {
     if (n->prop_hash) {
         size_t h = (size_t)XXH3_64bits(k, kl) & n->prop_hash_mask;
         for (uint32_t x; (x = n->prop_hash[h]); h = (h + 1) & n->prop_hash_mask) {
@@ -2729,15 +2734,6 @@ static const sch_prop *find_prop(const sch_node *n, const char *k, size_t kl) {
         return NULL;
     }
     uint64_t w = word8(k, kl);
-    if (n->prop_perfect) {
-        uint8_t x = n->prop_perfect[prop_slot(w, kl, n->prop_mult, n->prop_shift)];
-        if (!x)
-            return NULL;
-        const sch_prop *p = &n->props[x - 1];
-        if (p->len == kl && p->w8 == w && (kl <= 8 || mem_eq(p->name + 8, k + 8, kl - 8)))
-            return p;
-        return NULL;
-    }
     for (size_t i = 0; i < n->nprops; i++) {
         const sch_prop *p = &n->props[i];
         if (p->len == kl && p->w8 == w && (kl <= 8 || mem_eq(p->name + 8, k + 8, kl - 8)))
@@ -2746,12 +2742,25 @@ static const sch_prop *find_prop(const sch_node *n, const char *k, size_t kl) {
     return NULL;
 }
 
+static inline const sch_prop *find_prop(const sch_node *n, const char *k, size_t kl) {
+    if (!n->prop_perfect)
+        return n->nprops ? find_prop_slow(n, k, kl) : NULL;
+    uint64_t w = word8(k, kl);
+    uint8_t x = n->prop_perfect[prop_slot(w, kl, n->prop_mult, n->prop_shift)];
+    if (!x)
+        return NULL;
+    const sch_prop *p = &n->props[x - 1];
+    if (p->len == kl && p->w8 == w && (kl <= 8 || mem_eq(p->name + 8, k + 8, kl - 8)))
+        return p;
+    return NULL;
+}
+
 /* properties, patternProperties and additionalProperties in one pass over the instance. */
 static int v_prop(vctx *c, const sch_node *n, const char *k, size_t kl, const json_t *val,
                   const path *ip, const path *kp, bool *matched, uint64_t *seen) {
     path ik = {ip, k, kl};
     int ok = 1;
-    const sch_prop *p = n->nprops ? find_prop(n, k, kl) : NULL;
+    const sch_prop *p = find_prop(n, k, kl);
     if (p) {
         *matched = true;
         size_t idx = (size_t)(p - n->props);
@@ -3163,6 +3172,152 @@ static int v_node(vctx *c, const sch_node *n, const json_t *j, const path *ip, c
 }
 
 /* ------------------------------------------------------------------------------------
+ * Fast check: the valid case without locations, annotations or dispatch
+ *
+ * Most outputs are valid, and a valid instance produces no findings, so the first pass
+ * only asks yes/no: no paths are built, the commonest keywords of each instance type are
+ * checked inline, and a child that is a leaf ({"type": ...}) is settled without a call.
+ * Keywords it does not handle inline go through v_kw quietly; a schema object with
+ * unevaluated* keywords is handed whole to v_node, which keeps its annotations. It
+ * returns 1 only when v_node would: every keyword is checked, and depth is counted as
+ * v_node counts it. Anything else (invalid, or an error) makes the caller run v_node,
+ * which then produces the findings or the error exactly as before.
+ * ---------------------------------------------------------------------------------- */
+
+static int f_node(vctx *c, const sch_node *n, const json_t *j);
+
+/* A child settled inline when it is a boolean schema or only its "type" applies. */
+static inline int f_child(vctx *c, const sch_node *n, const json_t *j) {
+    if (n->boolean)
+        return n->boolean == B_TRUE;
+    uint64_t m = n->kw & type_kw[json_typeof(j)];
+    if (m == KB(K_TYPE) && c->depth < c->max_depth)
+        return (n->types & inst_type(j)) != 0;
+    if (!m && c->depth < c->max_depth)
+        return 1;
+    return f_node(c, n, j);
+}
+
+/* Keywords left in m, quietly through the general evaluator. */
+static int f_rest(vctx *c, const sch_node *n, const json_t *j, uint64_t m) {
+    unsigned t = inst_type(j);
+    while (m) {
+        int k = __builtin_ctzll(m);
+        m &= m - 1;
+        int r = v_kw(c, n, k, j, t, NULL, NULL, NOEV);
+        if (r <= 0)
+            return r;
+    }
+    return 1;
+}
+
+static int f_string(vctx *c, const sch_node *n, const json_t *j, uint64_t m) {
+    const char *s = json_string_value(j);
+    size_t len = json_string_length(j);
+    if ((m & KB(K_ENUM)) && n->enum_strings) {
+        if (!enum_has_str(n, s, len))
+            return 0;
+        m &= ~KB(K_ENUM);
+    }
+    if (m & KB(K_MINLEN)) {
+        if (len < n->minlen * 4 && (len < n->minlen || utf8_count(s, len) < n->minlen))
+            return 0;
+        m &= ~KB(K_MINLEN);
+    }
+    if (m & KB(K_MAXLEN)) {
+        if (len > n->maxlen && utf8_count(s, len) > n->maxlen)
+            return 0;
+        m &= ~KB(K_MAXLEN);
+    }
+    return m ? f_rest(c, n, j, m) : 1;
+}
+
+/* properties + additionalProperties (+ required folded in) in one pass over the members. */
+static int f_props(vctx *c, const sch_node *n, const json_t *j) {
+    uint64_t seen = 0;
+    for (void *it = json_object_iter((json_t *)j); it; it = json_object_iter_next((json_t *)j, it)) {
+        const char *k = json_object_iter_key(it);
+        size_t kl = json_object_iter_key_len(it);
+        const sch_prop *p = find_prop(n, k, kl);
+        const sch_node *sub;
+        if (p) {
+            size_t idx = (size_t)(p - n->props);
+            if (idx < 64)
+                seen |= 1ull << idx;
+            sub = p->node;
+        } else if (!(sub = n->addprops)) {
+            continue;
+        }
+        int r = f_child(c, sub, json_object_iter_value(it));
+        if (r <= 0)
+            return r;
+    }
+    return !n->req_in_props || (seen & n->req_mask) == n->req_mask;
+}
+
+static int f_object(vctx *c, const sch_node *n, const json_t *j, uint64_t m) {
+    if ((m & KB(K_PROPS)) && !n->npats) {
+        int r = f_props(c, n, j);
+        if (r <= 0)
+            return r;
+        m &= ~KB(K_PROPS);
+    }
+    return m ? f_rest(c, n, j, m) : 1;
+}
+
+static int f_array(vctx *c, const sch_node *n, const json_t *j, uint64_t m) {
+    if ((m & KB(K_ITEMS)) && !n->nprefix && n->items) {
+        size_t sz = json_array_size(j);
+        for (size_t i = 0; i < sz; i++) {
+            int r = f_child(c, n->items, json_array_get(j, i));
+            if (r <= 0)
+                return r;
+        }
+        m &= ~KB(K_ITEMS);
+    }
+    return m ? f_rest(c, n, j, m) : 1;
+}
+
+static int f_node(vctx *c, const sch_node *n, const json_t *j) {
+    if (n->boolean)
+        return n->boolean == B_TRUE;
+    if (c->depth >= c->max_depth || n->uneval)
+        return v_node(c, n, j, NULL, NULL, NOEV);
+    int jt = json_typeof(j);
+    uint64_t m = n->kw & type_kw[jt];
+    if (m & KB(K_TYPE)) {
+        if (!(n->types & inst_type(j)))
+            return 0;
+        m &= ~KB(K_TYPE);
+    }
+    if (!m)
+        return 1;
+    c->depth++;
+    int r = 1;
+    if (m & KB(K_REF)) {
+        r = f_node(c, n->ref, j);
+        m &= ~KB(K_REF);
+    }
+    if (r > 0 && m) {
+        switch (jt) {
+        case JSON_STRING:
+            r = f_string(c, n, j, m);
+            break;
+        case JSON_OBJECT:
+            r = f_object(c, n, j, m);
+            break;
+        case JSON_ARRAY:
+            r = f_array(c, n, j, m);
+            break;
+        default:
+            r = f_rest(c, n, j, m);
+        }
+    }
+    c->depth--;
+    return r;
+}
+
+/* ------------------------------------------------------------------------------------
  * Public API: compile
  * ---------------------------------------------------------------------------------- */
 
@@ -3319,7 +3474,16 @@ static int validate_parsed(const rr_schema *s, const json_t *inst, rr_verdict *v
     scope root = {NULL, NULL};
     c.sc = &root;
     size_t top = v->words_top;
-    int r = v_node(&c, s->root, inst, NULL, NULL, NOEV);
+    int r = 0;
+    if (!s->has_dynamic) {
+        c.quiet = true;
+        r = f_node(&c, s->root, inst);
+        c.quiet = false;
+        c.depth = 0;
+        v->words_top = top;
+    }
+    if (r <= 0) /* invalid or an error: the full evaluation says where and why */
+        r = v_node(&c, s->root, inst, NULL, NULL, NOEV);
     v->words_top = top;
     if (r < 0)
         return r;
@@ -3346,7 +3510,12 @@ int rr_schema_check_json(const rr_schema *s, const json_t *inst, rr_verdict *v) 
     scope root = {NULL, NULL};
     c.sc = &root;
     size_t top = v->words_top;
-    int r = v_node(&c, s->root, inst, NULL, NULL, NOEV);
+    int r = s->has_dynamic ? 0 : f_node(&c, s->root, inst);
+    if (r <= 0) {
+        c.depth = 0;
+        v->words_top = top;
+        r = v_node(&c, s->root, inst, NULL, NULL, NOEV);
+    }
     v->words_top = top;
     return r;
 }
