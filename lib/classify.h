@@ -1,4 +1,4 @@
-/* Learned text classifiers: hashed word / character n-grams (xxh3) into a multinomial
+/* Learned text classifiers: hashed word / character n-grams into a multinomial
  * logistic regression, with calibrated probabilities and an out-of-scope decision.
  *
  * How the router uses a classifier (policy `"classifiers": {"task": {"file": "task.rrc"}}`):
@@ -30,20 +30,28 @@
  * The file format (all integers little-endian), version RR_CLF_FORMAT_VERSION:
  *   magic "RRCLF\0\r\n" | u32 format version | u32 flags (0) | u64 file size |
  *   body (feature settings, name, version, hyperparameters, calibration, out-of-scope
- *   settings, labels, numeric feature names, f32 biases, CSR weights as u32 row offsets
- *   and (u16 label, i16 quantised weight) entries with one f32 scale) |
+ *   settings, labels, numeric feature names, f32 biases, f32 per-label weight scales,
+ *   u32 count of rows with weights, then per such row in increasing row order: u32 row,
+ *   u16 count, count x (u16 label, increasing; i8 quantised weight, non-zero, |q| <= 127)) |
  *   u64 xxh3-64 of everything before it.
+ * Version 1 files (CSR offsets for every bucket, int16 weights) must be retrained.
  */
 #ifndef RR_CLASSIFY_H
 #define RR_CLASSIFY_H
 
 #include "base.h"
 
-#define RR_CLF_FORMAT_VERSION 1u
+#define RR_CLF_FORMAT_VERSION 2u
 #define RR_CLF_UNKNOWN (-1)
 #define RR_CLF_MAX_BUCKETS (1u << 24)
 #define RR_CLF_MAX_LABELS 65535u
 #define RR_CLF_MAX_CHAR_N 7u
+/* Quantised weights are int8 in [-RR_CLF_Q_MAX, RR_CLF_Q_MAX]; rows are stored densely in
+ * memory, RR_CLF_STRIDE_ALIGN labels at a time, and a model whose rows would take more than
+ * RR_CLF_MAX_WEIGHT_BYTES is refused. */
+#define RR_CLF_Q_MAX 127
+#define RR_CLF_STRIDE_ALIGN 16u
+#define RR_CLF_MAX_WEIGHT_BYTES ((size_t)1 << 30)
 
 typedef struct rr_classifier rr_classifier;
 
@@ -131,11 +139,8 @@ typedef struct rr_clf_hyper {
     uint64_t seed;
 } rr_clf_hyper;
 
-typedef struct rr_clf_entry {
-    uint16_t label;
-    int16_t q;
-} rr_clf_entry;
-
+/* The row-summing and floating-point kernels prediction runs (see classify.c). */
+typedef struct rr_clf_kernel rr_clf_kernel;
 struct rr_classifier {
     rr_alloc a;
     rr_clf_features feat;
@@ -149,27 +154,39 @@ struct rr_classifier {
     double cal[2]; /* temperature: T; Platt: A, B on logit(1) - logit(0) */
     double oos_threshold;
     int32_t oos_label, positive;
-    float *bias;
-    float qscale;
-    uint32_t *row_ptr; /* nrows + 1 */
-    rr_clf_entry *entries;
-    uint32_t nnz;
-    /* Derived by rr_classifier_prepare for prediction: per row (offset | count << 32),
-     * or a dense run of kp weights in `dense` (see classify.c). */
-    uint64_t *rowinfo;
-    float *dense;
-    uint32_t kp;
+    float *bias;      /* nlabels */
+    float *scale;     /* nlabels: the weight one quantum stands for, per label */
+    uint32_t kp;      /* row stride: nlabels rounded up to RR_CLF_STRIDE_ALIGN */
+    uint32_t nused;   /* rows with at least one weight */
+    uint32_t nnz;     /* non-zero weights */
+    uint32_t *row_at; /* nrows: byte offset of the row in `w`; 0 = no weights */
+    int8_t *w;        /* (nused + 1) * kp; the first row is zeros */
+    /* Derived by rr_classifier_prepare: bias, scale and the numeric rows as doubles, kp
+     * each (padding: bias -inf, the rest 0), and the kernels for this CPU. */
+    double *pad;
+    const rr_clf_kernel *kern;
 };
 
+/* The row stride for `nlabels` labels. */
+uint32_t rr_clf_stride(uint32_t nlabels);
 /* An empty model to be filled by the trainer (labels, weights allocated by the caller
  * through m->a). */
 rr_classifier *rr_classifier_alloc(const rr_alloc *a);
-/* Build the prediction tables from row_ptr / entries (after loading or training).
- * RR_ENOMEM on failure. */
+/* Derives the prediction tables from the weights (after loading or training) and picks the
+ * fastest kernels this CPU runs. RR_ENOMEM on failure. */
 int rr_classifier_prepare(rr_classifier *m);
-/* xxh3-64 of exactly 8 / 16 bytes, as the feature hashing computes it (for tests). */
-uint64_t rr_clf_hash8(const unsigned char *p, uint64_t seed);
-uint64_t rr_clf_hash16(const unsigned char *p, uint64_t seed);
+/* Forces kernels: "avx2", "sse2" or "c"; RR_EINVAL if unknown or not runnable here. All
+ * give bit-identical results (integer sums, then the same floating-point operations in the
+ * same order), which tests check. */
+int rr_classifier_use_kernel(rr_classifier *m, const char *name);
+/* The name of the kernels in use. */
+const char *rr_classifier_kernel(const rr_classifier *m);
+/* The feature hashes (for tests): a character n-gram of the last n bytes of `window` (the
+ * latest lowest), a word's bytes, a pair of word hashes for a bigram. The bucket is
+ * (hash >> 32) * buckets >> 32. */
+uint64_t rr_clf_hash_chars(uint64_t window, uint32_t n, uint64_t seed);
+uint64_t rr_clf_hash_word(const unsigned char *p, size_t n, uint64_t seed);
+uint64_t rr_clf_hash_pair(uint64_t first, uint64_t second);
 /* Raw (uncalibrated) logits into out[0..nlabels). Scratch as predict. */
 int rr_classifier_logits(const rr_classifier *m, const char *text, size_t len, void *scratch,
                          size_t scratch_size, double *out);

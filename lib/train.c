@@ -28,7 +28,7 @@ static inline void axpy(float *restrict y, float a, const float *restrict x, uin
 
 void rr_clf_train_opts_default(rr_clf_train_opts *o) {
     memset(o, 0, sizeof *o);
-    o->feat = (rr_clf_features){.buckets = 1u << 20, .word_ngrams = 2, .char_min = 4,
+    o->feat = (rr_clf_features){.buckets = 1u << 18, .word_ngrams = 2, .char_min = 4,
                                 .char_max = 4, .numeric = 1, .hash_seed = 0};
     o->l2 = 1e-6;
     o->lr = 1.0;
@@ -512,8 +512,7 @@ static int fill_meta(trainer *t, rr_classifier *m, const rr_clf_train_report *re
     m->version = rr_strdup(&m->a, o->version ? o->version : "1");
     m->labels = rr_calloc(&m->a, t->k, sizeof *m->labels);
     m->bias = rr_malloc(&m->a, t->k * sizeof *m->bias);
-    m->row_ptr = rr_calloc(&m->a, (size_t)m->nrows + 1, sizeof *m->row_ptr);
-    if (!m->name || !m->version || !m->labels || !m->bias || !m->row_ptr)
+    if (!m->name || !m->version || !m->labels || !m->bias)
         return rr_err(t->err, RR_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < t->k; i++)
         if (!(m->labels[i] = rr_strdup(&m->a, t->labels[i])))
@@ -522,40 +521,58 @@ static int fill_meta(trainer *t, rr_classifier *m, const rr_clf_train_report *re
     return RR_OK;
 }
 
-/* Weights under prune * max|w| are dropped; the rest are int16 with one scale. */
+/* Each label's weights are int8 with a scale of its own: one scale for all labels left
+ * rare labels' weights a few quanta wide. Weights under prune * max|w| are dropped. */
+static int8_t quantum(float w, float scale, float cut) {
+    if (!(fabsf(w) >= cut) || scale <= 0)
+        return 0;
+    long q = lrintf(w / scale);
+    return (int8_t)(q > RR_CLF_Q_MAX ? RR_CLF_Q_MAX : q < -RR_CLF_Q_MAX ? -RR_CLF_Q_MAX : q);
+}
+
 static int fill_weights(trainer *t, rr_classifier *m) {
-    uint32_t k = t->k, kp = t->kp, u = t->map.n;
-    float mx = 0;
-    for (size_t i = 0; i < (size_t)u * kp; i++)
-        mx = fabsf(t->best[i]) > mx ? fabsf(t->best[i]) : mx;
-    m->qscale = mx > 0 ? mx / 32767.0f : 1.0f;
-    float cut = (float)(t->o->prune * mx);
-    cut = cut > m->qscale / 2 ? cut : m->qscale / 2;
+    uint32_t k = t->k, tk = t->kp, u = t->map.n, nused = 0;
     uint64_t nnz = 0;
-    for (uint32_t i = 0; i < u; i++) {
-        const float *w = t->best + (size_t)i * kp;
-        for (uint32_t c = 0; c < k; c++)
-            if (fabsf(w[c]) >= cut) {
-                m->row_ptr[t->row_of[i] + 1]++;
-                nnz++;
-            }
-    }
-    if (nnz > UINT32_MAX)
-        return rr_err(t->err, RR_ENOMEM, "model too large: %llu weights",
-                      (unsigned long long)nnz);
-    for (uint32_t r = 0; r < m->nrows; r++)
-        m->row_ptr[r + 1] += m->row_ptr[r];
-    m->nnz = (uint32_t)nnz;
-    m->entries = rr_malloc(&m->a, (nnz ? nnz : 1) * sizeof *m->entries);
-    if (!m->entries)
+    m->kp = rr_clf_stride(k);
+    m->scale = rr_calloc(&m->a, k, sizeof *m->scale);
+    m->row_at = rr_calloc(&m->a, m->nrows, sizeof *m->row_at);
+    if (!m->scale || !m->row_at)
         return rr_err(t->err, RR_ENOMEM, "out of memory");
-    for (uint32_t i = 0; i < u; i++) {
-        const float *w = t->best + (size_t)i * kp;
-        rr_clf_entry *e = m->entries + m->row_ptr[t->row_of[i]];
+    float mx = 0;
+    for (uint32_t i = 0; i < u; i++)
+        for (uint32_t c = 0; c < k; c++) {
+            float a = fabsf(t->best[(size_t)i * tk + c]);
+            m->scale[c] = a > m->scale[c] ? a : m->scale[c];
+            mx = a > mx ? a : mx;
+        }
+    for (uint32_t c = 0; c < k; c++)
+        m->scale[c] /= RR_CLF_Q_MAX;
+    float cut = (float)(t->o->prune * mx);
+    for (uint32_t i = 0; i < u; i++) { /* mark the rows that keep a weight */
+        const float *w = t->best + (size_t)i * tk;
+        uint32_t n = 0;
         for (uint32_t c = 0; c < k; c++)
-            if (fabsf(w[c]) >= cut)
-                *e++ = (rr_clf_entry){(uint16_t)c, (int16_t)lrintf(w[c] / m->qscale)};
+            n += quantum(w[c], m->scale[c], cut) != 0;
+        m->row_at[t->row_of[i]] = n > 0;
+        nused += n > 0, nnz += n;
     }
+    size_t bytes = ((size_t)nused + 1) * m->kp;
+    if (bytes > RR_CLF_MAX_WEIGHT_BYTES)
+        return rr_err(t->err, RR_EDATA, "model too large: %u rows x %u labels need %zu bytes "
+                      "of weights, at most %zu (use fewer buckets or more pruning)", nused, k,
+                      bytes, RR_CLF_MAX_WEIGHT_BYTES);
+    m->w = rr_calloc(&m->a, bytes, 1);
+    if (!m->w)
+        return rr_err(t->err, RR_ENOMEM, "out of memory");
+    for (uint32_t r = 0, at = m->kp; r < m->nrows; r++) /* rows in bucket order, as loaded */
+        if (m->row_at[r])
+            m->row_at[r] = at, at += m->kp;
+    for (uint32_t i = 0; i < u; i++) {
+        uint32_t at = m->row_at[t->row_of[i]];
+        for (uint32_t c = 0; at && c < k; c++)
+            m->w[at + c] = quantum(t->best[(size_t)i * tk + c], m->scale[c], cut);
+    }
+    m->nused = nused, m->nnz = (uint32_t)nnz;
     if (rr_classifier_prepare(m))
         return rr_err(t->err, RR_ENOMEM, "out of memory");
     return RR_OK;

@@ -208,9 +208,11 @@ static void test_corrupt_truncated_and_wrong_version_models_are_rejected(void **
     assert_int_equal(load_code(c, b.len, &err), RR_EMODEL);
     assert_non_null(strstr(err.message, "checksum"));
     memcpy(c, b.p, b.len);
-    put_u32(c + 8, 2);
+    put_u32(c + 8, 1); /* the CSR / int16 format before per-label int8 weights */
     assert_int_equal(load_code(c, b.len, &err), RR_EVERSION);
-    assert_non_null(strstr(err.message, "version 2"));
+    assert_non_null(strstr(err.message, "version 1"));
+    put_u32(c + 8, RR_CLF_FORMAT_VERSION + 1);
+    assert_int_equal(load_code(c, b.len, &err), RR_EVERSION);
     memcpy(c, b.p, b.len);
     c[0] = 'X';
     assert_int_equal(load_code(c, b.len, &err), RR_EMODEL);
@@ -435,17 +437,257 @@ static void test_binary_model_is_platt_calibrated_with_a_positive_label(void **s
     free_set(&tr);
 }
 
-static void test_fixed_length_hashes_equal_xxh3(void **state) {
+typedef struct feats {
+    uint32_t row[64], group[64], n;
+} feats;
+
+static void collect_feature(void *ud, uint32_t group, uint32_t row, float value) {
+    feats *f = ud;
+    assert_true(value == 1.0f);
+    f->row[f->n] = row, f->group[f->n++] = group;
+}
+
+static uint32_t bucket(uint64_t h, uint32_t buckets) {
+    return (uint32_t)(((h >> 32) * (uint64_t)buckets) >> 32);
+}
+
+/* The published hash functions say exactly which rows a text hits, in order: words and
+ * bigrams at each word's end, a character n-gram per byte of the text with its words joined
+ * by one space and a space at each end. Another implementation can reproduce the features
+ * from them. */
+static void test_feature_hashes_describe_extraction_exactly(void **state) {
     (void)state;
-    unsigned char buf[16];
-    uint64_t x = 99;
-    for (int i = 0; i < 1000; i++) {
-        for (int j = 0; j < 16; j++)
-            buf[j] = (unsigned char)rng_next(&x);
-        uint64_t seed = rng_next(&x);
-        assert_true(rr_clf_hash8(buf, seed) == XXH3_64bits_withSeed(buf, 8, seed));
-        assert_true(rr_clf_hash16(buf, seed) == XXH3_64bits_withSeed(buf, 16, seed));
+    const uint32_t nb = 1000003;
+    const uint64_t seed = 42;
+    rr_clf_features f = {.buckets = nb, .word_ngrams = 2, .char_min = 2, .char_max = 3,
+                         .hash_seed = seed};
+    feats got = {.n = 0};
+    rr_clf_extract(&f, "Hi, yo!", 7, collect_feature, &got);
+    uint64_t hi = rr_clf_hash_word((const unsigned char *)"hi", 2, seed);
+    uint64_t yo = rr_clf_hash_word((const unsigned char *)"yo", 2, seed);
+    const char *joined = " hi yo ";
+    feats want = {.n = 0};
+    uint64_t win = 0;
+    for (uint32_t i = 0; i < 7; i++) {
+        if (i == 3 || i == 6) { /* a word ends where its separator is read */
+            want.row[want.n] = bucket(i == 3 ? hi : yo, nb);
+            want.group[want.n++] = RR_CLF_G_WORD;
+        }
+        if (i == 6) {
+            want.row[want.n] = bucket(rr_clf_hash_pair(hi, yo), nb);
+            want.group[want.n++] = RR_CLF_G_BIGRAM;
+        }
+        win = win << 8 | (unsigned char)joined[i];
+        for (uint32_t n = 2; n <= 3 && n <= i + 1; n++)
+            want.row[want.n] = bucket(rr_clf_hash_chars(win, n, seed), nb),
+            want.group[want.n++] = RR_CLF_G_CHAR;
     }
+    assert_int_equal(got.n, 14);
+    assert_int_equal(got.n, want.n);
+    for (uint32_t i = 0; i < want.n; i++) {
+        assert_int_equal(got.row[i], want.row[i]);
+        assert_int_equal(got.group[i], want.group[i]);
+    }
+    /* another seed moves (almost) every key */
+    assert_true(rr_clf_hash_word((const unsigned char *)"hi", 2, seed + 1) != hi);
+    assert_true(rr_clf_hash_chars(win, 3, seed + 1) != rr_clf_hash_chars(win, 3, seed));
+}
+
+/* All 17,576 three-letter n-grams into 1,024 buckets: about 17 a bucket, none far off. */
+static void test_character_ngram_hash_spreads_keys_evenly(void **state) {
+    (void)state;
+    uint32_t load[1024] = {0};
+    for (int a = 0; a < 26; a++)
+        for (int b = 0; b < 26; b++)
+            for (int c = 0; c < 26; c++) {
+                uint64_t w = (uint64_t)('a' + a) << 16 | (uint64_t)('a' + b) << 8 | ('a' + c);
+                load[bucket(rr_clf_hash_chars(w, 3, 0), 1024)]++;
+            }
+    uint32_t mx = 0, mn = UINT32_MAX;
+    double chi = 0, e = 17576.0 / 1024;
+    for (int i = 0; i < 1024; i++) {
+        mx = load[i] > mx ? load[i] : mx, mn = load[i] < mn ? load[i] : mn;
+        chi += (load[i] - e) * (load[i] - e) / e;
+    }
+    print_message("3-gram buckets: min %u max %u chi2 %.0f (1023 dof)\n", mn, mx, chi);
+    assert_true(mn >= 3 && mx <= 40);
+    assert_true(chi < 1250); /* a uniform random hash exceeds this with p ~ 1e-4 */
+}
+
+/* A synthetic set over `classes` labels where class c uses words "w<c>_<k>". */
+static synth make_many(size_t n, int classes, uint64_t seed) {
+    synth d = {calloc(n, sizeof(rr_clf_sample)), calloc(n, 160), calloc(n, 16), n};
+    for (size_t i = 0; i < n; i++) {
+        int c = (int)(rng_next(&seed) % (uint64_t)classes), len = 0;
+        for (int w = 0; w < 7; w++) {
+            bool own = rng_next(&seed) % 4 != 0;
+            int cls = own ? c : (int)(rng_next(&seed) % (uint64_t)classes);
+            len += snprintf(d.text[i] + len, 160 - (size_t)len, "W%d_%u%s", cls,
+                            (unsigned)(rng_next(&seed) % 5), w == 3 ? "? " : " ");
+        }
+        snprintf(d.label[i], 16, "L%03d", c);
+        d.s[i] = (rr_clf_sample){d.text[i], strlen(d.text[i]), d.label[i]};
+    }
+    return d;
+}
+
+/* Logits the slow way: every feature's row added in double, then the group weights. */
+typedef struct ref_sum {
+    const rr_classifier *m;
+    double acc[RR_CLF_G__COUNT][64];
+    uint32_t n[RR_CLF_G__COUNT];
+} ref_sum;
+
+static void ref_feature(void *ud, uint32_t group, uint32_t row, float value) {
+    ref_sum *r = ud;
+    const rr_classifier *m = r->m;
+    r->n[group]++;
+    if (!m->row_at[row])
+        return;
+    for (uint32_t k = 0; k < m->nlabels; k++)
+        r->acc[group][k] += (double)value * m->w[m->row_at[row] + k];
+}
+
+static void ref_logits(const rr_classifier *m, const char *text, size_t len, double *z) {
+    ref_sum *r = calloc(1, sizeof *r);
+    r->m = m;
+    rr_clf_extract(&m->feat, text, len, ref_feature, r);
+    for (uint32_t k = 0; k < m->nlabels; k++) {
+        double t = r->acc[RR_CLF_G_NUM][k];
+        for (int g = 0; g < RR_CLF_G_NUM; g++)
+            t += r->n[g] ? r->acc[g][k] / sqrt((double)r->n[g]) : 0.0;
+        z[k] = m->bias[k] + m->scale[k] * t;
+    }
+    free(r);
+}
+
+/* Short texts take one chunk per group; a 6 kB text takes several (over 256 rows). */
+static void test_logits_match_a_reference_sum_for_short_and_long_texts(void **state) {
+    (void)state;
+    synth tr = make_many(3000, 37, 81);
+    rr_clf_train_opts o = small_opts();
+    rr_classifier *m = train_ok(&tr, NULL, &o, NULL);
+    assert_true(m->nlabels == 37 && m->nnum == RR_CLF_NUM_FEATURES);
+    size_t ss = rr_classifier_scratch_size(m);
+    double *scratch = malloc(ss), z[37], want[37];
+    char *big = malloc(8192);
+    size_t blen = 0;
+    for (size_t i = 0; blen < 6000; i++)
+        blen += (size_t)snprintf(big + blen, 8192 - blen, "%s\n", tr.text[i]);
+    for (size_t i = 0; i <= 40; i++) {
+        const char *t = i < 40 ? tr.s[i].text : big;
+        size_t len = i < 40 ? tr.s[i].len : blen;
+        assert_int_equal(rr_classifier_logits(m, t, len, scratch, ss, z), RR_OK);
+        ref_logits(m, t, len, want);
+        for (uint32_t k = 0; k < 37; k++)
+            assert_true(fabs(z[k] - want[k]) <= 1e-9 * (1 + fabs(want[k])));
+    }
+    free(scratch), free(big);
+    rr_classifier_free(m);
+    free_set(&tr);
+}
+
+/* The integer sums are exact, so every kernel gives the same bits; 37 labels also send the
+ * softmax through its partial last vector. */
+static void test_every_kernel_gives_identical_predictions(void **state) {
+    (void)state;
+    synth tr = make_many(3000, 37, 91), te = make_many(300, 37, 92);
+    rr_clf_train_opts o = small_opts();
+    rr_classifier *m = train_ok(&tr, NULL, &o, NULL);
+    const char *best = rr_classifier_kernel(m);
+    size_t ss = rr_classifier_scratch_size(m);
+    double *scratch = malloc(ss), *p = malloc(te.n * 37 * sizeof *p), q[37];
+    rr_clf_result *r = malloc(te.n * sizeof *r), rq;
+    assert_int_equal(rr_classifier_use_kernel(m, "c"), RR_OK);
+    for (size_t i = 0; i < te.n; i++)
+        assert_int_equal(rr_classifier_predict(m, te.s[i].text, te.s[i].len, scratch, ss,
+                                               p + i * 37, &r[i]), RR_OK);
+    const char *names[] = {"sse2", "avx2"};
+    int ran = 0;
+    for (int k = 0; k < 2; k++) {
+        if (rr_classifier_use_kernel(m, names[k]) != RR_OK)
+            continue;
+        ran++;
+        for (size_t i = 0; i < te.n; i++) {
+            rr_classifier_predict(m, te.s[i].text, te.s[i].len, scratch, ss, q, &rq);
+            assert_memory_equal(q, p + i * 37, sizeof q);
+            assert_memory_equal(&rq, &r[i], sizeof rq);
+        }
+    }
+    print_message("compared %d kernel(s) with the C one; the default is %s\n", ran, best);
+    assert_int_equal(rr_classifier_use_kernel(m, "mmx"), RR_EINVAL);
+    /* the probabilities are a distribution and the decision is their arg-max */
+    for (size_t i = 0; i < te.n; i++) {
+        double sum = 0;
+        for (int k = 0; k < 37; k++)
+            sum += p[i * 37 + k], assert_true(p[i * 37 + k] <= p[i * 37 + r[i].top]);
+        assert_true(fabs(sum - 1) < 1e-12);
+        assert_true(p[i * 37 + r[i].top] == r[i].p_top);
+    }
+    free(scratch), free(p), free(r);
+    rr_classifier_free(m);
+    free_set(&tr), free_set(&te);
+}
+
+/* One bucket and one-byte n-grams: every byte of a 17 MB text adds 127 to label 0's sum,
+ * 2.2e9 in all, past int32; the sums must move to doubles on the way. */
+static void test_huge_texts_do_not_overflow_the_integer_sums(void **state) {
+    (void)state;
+    rr_classifier *m = rr_classifier_alloc(NULL);
+    m->feat = (rr_clf_features){.buckets = 1, .char_min = 1, .char_max = 1};
+    m->nlabels = 2, m->nrows = 1, m->nused = 1, m->nnz = 2;
+    m->labels = calloc(2, sizeof *m->labels);
+    m->labels[0] = strdup("up"), m->labels[1] = strdup("down");
+    m->bias = calloc(2, sizeof *m->bias), m->scale = calloc(2, sizeof *m->scale);
+    m->scale[0] = m->scale[1] = 1;
+    m->kp = rr_clf_stride(2);
+    m->row_at = calloc(1, sizeof *m->row_at);
+    m->w = calloc(2 * m->kp, 1);
+    m->row_at[0] = m->kp, m->w[m->kp] = 127, m->w[m->kp + 1] = -127;
+    assert_int_equal(rr_classifier_prepare(m), RR_OK);
+    size_t n = 17000000, ss = rr_classifier_scratch_size(m);
+    char *text = malloc(n);
+    memset(text, 'a', n);
+    double *scratch = malloc(ss), z[2], want = 127 * sqrt((double)(n + 2)); /* + 2 spaces */
+    assert_int_equal(rr_classifier_logits(m, text, n, scratch, ss, z), RR_OK);
+    assert_true(fabs(z[0] - want) < 1e-9 * want);
+    assert_true(fabs(z[1] + want) < 1e-9 * want);
+    free(text), free(scratch);
+    rr_classifier_free(m);
+}
+
+/* The last stored weight sits just before the checksum: (u16 label, i8 weight). */
+static void test_weights_out_of_range_or_out_of_order_are_rejected(void **state) {
+    (void)state;
+    synth tr = make_set(300, 3, 0.0, 33);
+    rr_clf_train_opts o = small_opts();
+    rr_classifier *m = train_ok(&tr, NULL, &o, NULL);
+    rr_alloc a;
+    rr_buf b;
+    save(m, &b, &a);
+    char *c = malloc(b.len);
+    size_t q = b.len - 9, lab = b.len - 11;
+    rr_error err = RR_ERROR_INIT;
+    memcpy(c, b.p, b.len);
+    c[q] = (char)0x80; /* -128: would break the int16 partial sums' bound */
+    reseal(c, b.len);
+    assert_int_equal(load_code(c, b.len, &err), RR_EMODEL);
+    assert_non_null(strstr(err.message, "weight"));
+    memcpy(c, b.p, b.len);
+    c[q] = 0;
+    reseal(c, b.len);
+    assert_int_equal(load_code(c, b.len, &err), RR_EMODEL);
+    memcpy(c, b.p, b.len);
+    c[lab] = 3, c[lab + 1] = 0; /* label 3 of 3 */
+    reseal(c, b.len);
+    assert_int_equal(load_code(c, b.len, &err), RR_EMODEL);
+    assert_non_null(strstr(err.message, "label"));
+    memcpy(c, b.p, b.len);
+    assert_int_equal(load_code(c, b.len, &err), RR_OK);
+    free(c);
+    rr_buf_free(&b);
+    rr_classifier_free(m);
+    free_set(&tr);
 }
 
 int main(void) {
@@ -460,7 +702,12 @@ int main(void) {
         cmocka_unit_test(test_ece_and_auroc_match_hand_computed_values),
         cmocka_unit_test(test_training_rejects_bad_input_and_absurd_options),
         cmocka_unit_test(test_binary_model_is_platt_calibrated_with_a_positive_label),
-        cmocka_unit_test(test_fixed_length_hashes_equal_xxh3),
+        cmocka_unit_test(test_feature_hashes_describe_extraction_exactly),
+        cmocka_unit_test(test_character_ngram_hash_spreads_keys_evenly),
+        cmocka_unit_test(test_logits_match_a_reference_sum_for_short_and_long_texts),
+        cmocka_unit_test(test_every_kernel_gives_identical_predictions),
+        cmocka_unit_test(test_huge_texts_do_not_overflow_the_integer_sums),
+        cmocka_unit_test(test_weights_out_of_range_or_out_of_order_are_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
