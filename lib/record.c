@@ -49,23 +49,39 @@ static void put_inputs(rr_buf *b, const rr_decision *d, const rr_expr *e) {
     rr_buf_putc(b, ']');
 }
 
-static void put_denials(rr_buf *b, const rr_decision *d) {
+/* A name inside a JSON string being written: escaped, without quotes of its own. */
+static void put_json_chars(rr_buf *b, const char *s) {
+    size_t at = b->len;
+    rr_buf_json_str(b, s, strlen(s));
+    if (b->oom)
+        return;
+    memmove(b->p + at, b->p + at + 1, b->len - at - 2);
+    b->len -= 2;
+    b->p[b->len] = 0;
+}
+
+/* Policy ids may hold any character: `json` escapes them for use inside a JSON string. */
+static void put_denials(rr_buf *b, const rr_decision *d, bool json) {
     const rr_router *r = d->router;
     const uint8_t *dm = d->denied, *dr = dm + r->nmodels, *dt = dr + r->nroutes;
+    void (*put)(rr_buf *, const char *) = json ? put_json_chars : rr_buf_puts;
     const char *sep = "";
     for (size_t i = 0; i < r->nmodels; i++)
         if (dm[i]) {
-            rr_buf_printf(b, "%smodel:%s", sep, r->models[i].id);
+            rr_buf_printf(b, "%smodel:", sep);
+            put(b, r->models[i].id);
             sep = ",";
         }
     for (size_t i = 0; i < r->nroutes; i++)
         if (dr[i]) {
-            rr_buf_printf(b, "%sroute:%s", sep, r->routes[i].id);
+            rr_buf_printf(b, "%sroute:", sep);
+            put(b, r->routes[i].id);
             sep = ",";
         }
     for (size_t i = 0; i < r->ntools; i++)
         if (dt[i]) {
-            rr_buf_printf(b, "%stool:%s", sep, r->tools[i]);
+            rr_buf_printf(b, "%stool:", sep);
+            put(b, r->tools[i]);
             sep = ",";
         }
 }
@@ -131,7 +147,7 @@ static void build_reason(rr_decision *d) {
         rr_buf_puts(b, "elig=ok");
     } else {
         rr_buf_puts(b, "elig=deny(");
-        put_denials(b, d);
+        put_denials(b, d, false);
         rr_buf_puts(b, " by ");
         for (size_t i = 0; i < d->nelig_fired; i++)
             rr_buf_printf(b, "%s%s", i ? "," : "", r->elig[d->elig_fired[i]].id);
@@ -247,7 +263,7 @@ static void put_stages(rr_buf *b, const rr_decision *d) {
         rr_buf_putc(b, '}');
     }
     rr_buf_puts(b, "],\"denied\":\"");
-    put_denials(b, d);
+    put_denials(b, d, true);
     rr_buf_puts(b, "\"},{\"stage\":\"task\",");
     kv_str(b, "result", r->tasks[d->task]);
     rr_buf_putc(b, ',');

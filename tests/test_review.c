@@ -1,0 +1,67 @@
+/* Review of the routing core: records, prefilter, escalation and error-path contracts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "routeright.h"
+
+static rr_router *router_text(const char *p, const rr_router_options *o) {
+    rr_router *r = NULL;
+    rr_error err = RR_ERROR_INIT;
+    int rc = rr_router_new(&r, p, strlen(p), o, &err);
+    if (rc)
+        fprintf(stderr, "%s\n", err.message);
+    assert_int_equal(rc, RR_OK);
+    return r;
+}
+
+static void assert_valid_json(const char *js) {
+    assert_non_null(js);
+    json_error_t je;
+    json_t *doc = json_loads(js, 0, &je);
+    if (!doc)
+        fprintf(stderr, "invalid JSON (%s): %s\n", je.text, js);
+    assert_non_null(doc);
+    json_decref(doc);
+}
+
+static const char quote_policy[] =
+    "{\"policy\":\"q\",\"version\":\"1\","
+    "\"models\":{\"m\\\"x\\\\\":{\"tier\":1,\"usd_per_mtok_in\":1,\"usd_per_mtok_out\":1},"
+    "\"ok\":{\"tier\":2,\"usd_per_mtok_in\":1,\"usd_per_mtok_out\":1}},"
+    "\"eligibility\":[{\"id\":\"e\",\"when\":\"true\",\"deny_models\":[\"m\\\"x\\\\\"],"
+    "\"deny_tools\":[\"t\\\"1\"]}],"
+    "\"rules\":[{\"id\":\"all\",\"when\":\"true\",\"route\":\"a\"}],"
+    "\"routes\":{\"a\":{\"model\":\"m\\\"x\\\\\",\"escalate\":{\"denied\":\"b\"}},"
+    "\"b\":{\"model\":\"ok\",\"tools\":[\"t\\\"1\"],\"escalate\":{\"denied\":\"c\"}},"
+    "\"c\":{\"model\":\"ok\",\"prompt\":\"p2\"},"
+    "\"human_review\":{\"kind\":\"human\"}}}";
+
+static void test_decision_json_escapes_denied_names(void **state) {
+    (void)state;
+    rr_router *r = router_text(quote_policy, NULL);
+    rr_request *q = NULL;
+    rr_decision *d = NULL;
+    assert_int_equal(rr_request_new(&q, NULL), RR_OK);
+    assert_int_equal(rr_request_set_text(q, "hello", 5), RR_OK);
+    assert_int_equal(rr_route(r, q, &d, NULL), RR_OK);
+    assert_string_equal(rr_decision_route(d), "c");
+    assert_valid_json(rr_decision_json(d, NULL));
+    rr_decision_free(d);
+    rr_request_free(q);
+    rr_router_free(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decision_json_escapes_denied_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
