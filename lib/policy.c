@@ -416,10 +416,18 @@ static bool ascii_alnum(char ch) {
 
 /* A pattern that starts "\b" + three letters (not made optional by a quantifier) and has no
  * top-level alternation can only match where a word of the text starts with those letters.
- * The router skips such a pattern when no word does: most patterns, on most requests. */
+ * The router skips such a pattern when no word does: most patterns, on most requests.
+ * Caseless UTF matching folds k and s with non-ASCII letters (U+212A, U+017F), so those
+ * letters never qualify; \Q..\E, comments and POSIX classes could hide a top-level '|'
+ * from the scan below, so patterns with them do not either. */
 static int32_t word_prefix(const char *src) {
     if (strncmp(src, "\\b", 2) || !ascii_alnum(src[2]) || !ascii_alnum(src[3]) ||
         !ascii_alnum(src[4]) || (src[5] && strchr("?*{", src[5])))
+        return -1;
+    for (int i = 2; i < 5; i++)
+        if (strchr("kKsS", src[i]))
+            return -1;
+    if (strstr(src, "\\Q") || strchr(src, '#') || strstr(src, "[:"))
         return -1;
     int depth = 0;
     bool cls = false;
@@ -430,6 +438,8 @@ static int32_t word_prefix(const char *src) {
             cls = *p != ']';
         } else if (*p == '[') {
             cls = true;
+            p += p[1] == '^';
+            p += p[1] == ']'; /* a ']' first in a class is a literal */
         } else if (*p == '(') {
             depth++;
         } else if (*p == ')') {

@@ -59,9 +59,50 @@ static void test_decision_json_escapes_denied_names(void **state) {
     rr_router_free(r);
 }
 
+/* PCRE2 caseless UTF matching folds k with U+212A (Kelvin sign) and s with U+017F (long s):
+ * the word-start prefilter must not skip a pattern PCRE2 would match. */
+static void test_prefilter_keeps_caseless_unicode_equivalents(void **state) {
+    (void)state;
+    const char *p = "{\"policy\":\"p\",\"version\":\"1\",\"models\":{\"m\":{\"tier\":1,"
+                    "\"usd_per_mtok_in\":1,\"usd_per_mtok_out\":1}},\"patterns\":{"
+                    "\"ask\":[\"\\\\bask\"],\"key\":[\"\\\\bkey\"],"
+                    "\"q\":[\"\\\\babc\\\\Q(\\\\E|xyz\"],\"cls\":[\"\\\\bdef[](]|uvw\"]},"
+                    "\"rules\":[{\"id\":\"a\",\"when\":\"match.ask\",\"route\":\"r1\"},"
+                    "{\"id\":\"b\",\"when\":\"match.key\",\"route\":\"r2\"},"
+                    "{\"id\":\"c\",\"when\":\"match.q\",\"route\":\"r3\"},"
+                    "{\"id\":\"e\",\"when\":\"match.cls\",\"route\":\"r5\"},"
+                    "{\"id\":\"d\",\"when\":\"true\",\"route\":\"r4\"}],"
+                    "\"routes\":{\"r1\":{\"model\":\"m\",\"prompt\":\"1\"},\"r2\":{\"model\":\"m\","
+                    "\"prompt\":\"2\"},\"r3\":{\"model\":\"m\",\"prompt\":\"3\"},"
+                    "\"r5\":{\"model\":\"m\",\"prompt\":\"5\"},"
+                    "\"r4\":{\"model\":\"m\",\"prompt\":\"4\"}}}";
+    rr_router *r = router_text(p, NULL);
+    static const struct {
+        const char *text, *route;
+    } cases[] = {{"please a\xc5\xbfk now", "r1"},   /* a, long s, k */
+                 {"the x\xe2\x84\xaa" "ey", "r2"},   /* Kelvin sign after a word byte */
+                 {"only xyz here", "r3"},           /* top-level | after \Q(\E */
+                 {"only uvw here", "r5"},           /* top-level | after []( ] */
+                 {"nothing", "r4"}};
+    rr_request *q = NULL;
+    rr_decision *d = NULL;
+    assert_int_equal(rr_request_new(&q, NULL), RR_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(rr_request_set_text(q, cases[i].text, strlen(cases[i].text)), RR_OK);
+        assert_int_equal(rr_route(r, q, &d, NULL), RR_OK);
+        if (strcmp(rr_decision_route(d), cases[i].route))
+            fprintf(stderr, "text '%s'\n", cases[i].text);
+        assert_string_equal(rr_decision_route(d), cases[i].route);
+    }
+    rr_decision_free(d);
+    rr_request_free(q);
+    rr_router_free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_json_escapes_denied_names),
+        cmocka_unit_test(test_prefilter_keeps_caseless_unicode_equivalents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
