@@ -103,11 +103,7 @@ int rr_escalate(const rr_router *r, const rr_decision *d, const char *failure, i
     n->esc_from = d->route;
     const rr_route_def *cur = &r->routes[d->route];
     int to;
-    if (cur->kind != RR_ROUTE_MODEL) {
-        /* A terminal route has nowhere further to go. */
-        to = d->route;
-        n->esc_how = RR_ESC_EXHAUSTED;
-    } else if (transient(f, retriable) && (int)d->retry < cur->retries) {
+    if (transient(f, retriable) && (int)d->retry < cur->retries) {
         to = d->route;
         n->retry = d->retry + 1;
         n->esc_how = RR_ESC_RETRY;

@@ -99,10 +99,39 @@ static void test_prefilter_keeps_caseless_unicode_equivalents(void **state) {
     rr_router_free(r);
 }
 
+static const char term_policy[] =
+    "{\"policy\":\"t\",\"version\":\"1\","
+    "\"models\":{\"m\":{\"tier\":1,\"usd_per_mtok_in\":1,\"usd_per_mtok_out\":1}},"
+    "\"rules\":[{\"id\":\"all\",\"when\":\"true\",\"route\":\"ask\"}],"
+    "\"routes\":{\"ask\":{\"kind\":\"clarify\",\"message\":\"Which one?\"},"
+    "\"a\":{\"model\":\"m\"},"
+    "\"hr\":{\"kind\":\"human\",\"message\":\"A person will reply.\"}},"
+    "\"terminal\":{\"exhausted\":\"hr\",\"limits\":\"hr\",\"denied\":\"hr\"}}";
+
+/* The header: "when there is no target, the policy's terminal route for exhausted". */
+static void test_escalating_a_terminal_route_goes_to_terminal_exhausted(void **state) {
+    (void)state;
+    rr_router *r = router_text(term_policy, NULL);
+    rr_request *q = NULL;
+    rr_decision *d = NULL, *n = NULL;
+    assert_int_equal(rr_request_new(&q, NULL), RR_OK);
+    assert_int_equal(rr_request_set_text(q, "x", 1), RR_OK);
+    assert_int_equal(rr_route(r, q, &d, NULL), RR_OK);
+    assert_string_equal(rr_decision_route(d), "ask");
+    assert_int_equal(rr_escalate(r, d, RR_FAILURE_SCHEMA, 0, &n, NULL), RR_OK);
+    assert_non_null(strstr(rr_decision_reason(n), "terminal.exhausted"));
+    assert_string_equal(rr_decision_route(n), "hr");
+    rr_decision_free(d);
+    rr_decision_free(n);
+    rr_request_free(q);
+    rr_router_free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_json_escapes_denied_names),
         cmocka_unit_test(test_prefilter_keeps_caseless_unicode_equivalents),
+        cmocka_unit_test(test_escalating_a_terminal_route_goes_to_terminal_exhausted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
