@@ -91,11 +91,11 @@ int rr_escalate(const rr_router *r, const rr_decision *d, const char *failure, i
     int f = rr_failure_lookup(failure);
     if (f < 0 || f == RR_F_DENIED)
         return rr_err(err, RR_EINVAL, "rr_escalate: unknown failure type '%s'", failure);
-    if (!*next && rr_decision_alloc(&d->a, next) != RR_OK)
-        return rr_err(err, RR_ENOMEM, "out of memory");
     rr_decision *n = *next;
-    if (rr_decision_copy_base(d, n) != RR_OK)
+    if (!n && rr_decision_alloc(&d->a, &n) != RR_OK)
         return rr_err(err, RR_ENOMEM, "out of memory");
+    if (rr_decision_copy_base(d, n) != RR_OK)
+        return rr_decision_failed(*next, n, err);
     n->attempt = d->attempt + 1;
     n->prior_cost_usd = rr_decision_total_cost_usd(d);
     n->prior_latency_ms = rr_decision_total_latency_ms(d);
@@ -128,5 +128,6 @@ int rr_escalate(const rr_router *r, const rr_decision *d, const char *failure, i
         n->esc_how = RR_ESC_LIMITS;
     }
     n->route = to;
+    *next = n;
     return RR_OK;
 }

@@ -338,6 +338,16 @@ static void decision_fresh(const rr_router *r, rr_decision *d) {
     rr_buf_clear(&d->pool);
 }
 
+/* Out of memory half-way: a decision the call allocated is freed, and a reused one is
+ * emptied (its slots may point past its pool), so the caller never reads a half-made one. */
+int rr_decision_failed(rr_decision *given, rr_decision *d, rr_error *err) {
+    if (!given)
+        rr_decision_free(d);
+    else
+        given->router = NULL;
+    return rr_err(err, RR_ENOMEM, "out of memory");
+}
+
 static int decision_prepare(const rr_router *r, rr_request *q, rr_decision **dp) {
     if (!*dp && rr_decision_alloc(&q->a, dp) != RR_OK)
         return RR_ENOMEM;
@@ -494,13 +504,8 @@ int rr_route(const rr_router *r, rr_request *q, rr_decision **dp, rr_error *err)
     if (rc != RR_OK)
         return rc;
     rr_decision *d = *dp;
-    bool fresh = d == NULL;
-    if ((rc = decision_prepare(r, q, &d)) != RR_OK) {
-        if (fresh && d)
-            rr_decision_free(d);
-        return rr_err(err, rc, "out of memory");
-    }
-    *dp = d;
+    if ((rc = decision_prepare(r, q, &d)) != RR_OK)
+        return rr_decision_failed(*dp, d, err);
     rr_value *s = q->slots;
     uint8_t *den = q->denied;
     memset(den, 0, r->nmodels + r->nroutes + r->ntools);
@@ -559,8 +564,9 @@ int rr_route(const rr_router *r, rr_request *q, rr_decision **dp, rr_error *err)
     memcpy(d->denied, den, r->nmodels + r->nroutes + r->ntools);
     snapshot(r, q, d);
     if (d->pool.oom)
-        return rr_err(err, RR_ENOMEM, "out of memory");
+        return rr_decision_failed(*dp, d, err);
     d->ns = rr_now_ns() - t0;
+    *dp = d;
     return RR_OK;
 }
 

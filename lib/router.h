@@ -332,6 +332,8 @@ enum { RR_ESC_NONE = 0, RR_ESC_RETRY, RR_ESC_TARGET, RR_ESC_LADDER, RR_ESC_EXHAU
 /* escalate.c / route.c: copy the request-derived state of a decision into another. */
 int rr_decision_copy_base(const struct rr_decision *src, struct rr_decision *dst);
 int rr_decision_alloc(const rr_alloc *a, struct rr_decision **out);
+/* route.c: RR_ENOMEM after a decision was allocated (`given` NULL: freed) or reused (emptied). */
+int rr_decision_failed(struct rr_decision *given, struct rr_decision *d, rr_error *err);
 /* route.c: which of (route 0, model 1, tool 2) the deny flags forbid for route i, or -1. */
 int rr_route_denied(const struct rr_router *r, const uint8_t *den, int i, int *index);
 

@@ -32,6 +32,33 @@ static void assert_valid_json(const char *js) {
     json_decref(doc);
 }
 
+/* Failing allocator: fails every allocation after `fail_after` successes (< 0 = never). */
+typedef struct {
+    long fail_after, live;
+} fa;
+
+static void *fa_malloc(size_t n, void *ud) {
+    fa *c = ud;
+    if (c->fail_after >= 0 && c->fail_after-- == 0)
+        return NULL;
+    c->live++;
+    return malloc(n);
+}
+static void *fa_realloc(void *p, size_t n, void *ud) {
+    fa *c = ud;
+    if (c->fail_after >= 0 && c->fail_after-- == 0)
+        return NULL;
+    if (!p)
+        c->live++;
+    return realloc(p, n);
+}
+static void fa_free(void *p, void *ud) {
+    fa *c = ud;
+    if (p)
+        c->live--;
+    free(p);
+}
+
 static const char quote_policy[] =
     "{\"policy\":\"q\",\"version\":\"1\","
     "\"models\":{\"m\\\"x\\\\\":{\"tier\":1,\"usd_per_mtok_in\":1,\"usd_per_mtok_out\":1},"
@@ -127,11 +154,85 @@ static void test_escalating_a_terminal_route_goes_to_terminal_exhausted(void **s
     rr_router_free(r);
 }
 
+static const char attr_policy[] =
+    "{\"policy\":\"a\",\"version\":\"1\","
+    "\"models\":{\"m\":{\"tier\":1,\"usd_per_mtok_in\":1,\"usd_per_mtok_out\":1}},"
+    "\"attributes\":{\"tier\":\"string\"},"
+    "\"rules\":[{\"id\":\"ent\",\"when\":\"tier == 'enterprise'\",\"route\":\"a\"},"
+    "{\"id\":\"other\",\"when\":\"tier != 'enterprise'\",\"route\":\"b\"}],"
+    "\"routes\":{\"a\":{\"model\":\"m\",\"escalate\":{\"schema\":\"b\",\"model_error\":\"b\"}},"
+    "\"b\":{\"model\":\"m\",\"prompt\":\"b\"},"
+    "\"human_review\":{\"kind\":\"human\"}}}";
+
+/* On failure output parameters are left unchanged: a decision the call allocated is not
+ * handed back, and a reused one never points at memory it does not own. */
+static void test_route_and_escalate_enomem_leave_no_half_decision(void **state) {
+    (void)state;
+    fa c = {-1, 0};
+    rr_allocator a = {RR_ALLOCATOR_VERSION, &c, fa_malloc, fa_realloc, fa_free};
+    rr_router_options o = RR_ROUTER_OPTIONS_INIT;
+    o.allocator = &a;
+    rr_router *r = router_text(attr_policy, &o);
+    char big[600];
+    memset(big, 'e', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    int failures = 0, ok = 0;
+    for (long n = 0; n < 60; n++) {
+        rr_request *q = NULL;
+        c.fail_after = -1;
+        assert_int_equal(rr_request_new(&q, &a), RR_OK);
+        assert_int_equal(rr_request_set_text(q, "hi", 2), RR_OK);
+        assert_int_equal(rr_request_set_attr(q, "tier", big), RR_OK);
+        rr_decision *d = NULL, *next = NULL;
+        c.fail_after = n;
+        int rc = rr_route(r, q, &d, NULL);
+        c.fail_after = -1;
+        if (rc != RR_OK) {
+            assert_int_equal(rc, RR_ENOMEM);
+            assert_null(d);
+            failures++;
+        } else {
+            c.fail_after = n;
+            rc = rr_escalate(r, d, RR_FAILURE_SCHEMA, 0, &next, NULL);
+            c.fail_after = -1;
+            if (rc != RR_OK) {
+                assert_int_equal(rc, RR_ENOMEM);
+                assert_null(next);
+                assert_string_equal(rr_decision_route(d), "b"); /* the caller's, intact */
+            } else {
+                ok++;
+                assert_valid_json(rr_decision_json(next, NULL));
+            }
+        }
+        /* A reused decision whose re-route failed must stay safe to read. */
+        rr_decision *keep = NULL;
+        assert_int_equal(rr_request_set_attr(q, "tier", "x"), RR_OK);
+        assert_int_equal(rr_route(r, q, &keep, NULL), RR_OK);
+        assert_int_equal(rr_request_set_attr(q, "tier", big), RR_OK);
+        c.fail_after = n;
+        rc = rr_route(r, q, &keep, NULL);
+        c.fail_after = -1;
+        const char *js = rr_decision_json(keep, NULL);
+        if (js)
+            assert_valid_json(js);
+        (void)rr_decision_reason(keep);
+        rr_decision_free(keep);
+        rr_decision_free(d);
+        rr_decision_free(next);
+        rr_request_free(q);
+    }
+    assert_true(failures > 0);
+    assert_true(ok > 0);
+    rr_router_free(r);
+    assert_int_equal(c.live, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_json_escapes_denied_names),
         cmocka_unit_test(test_prefilter_keeps_caseless_unicode_equivalents),
         cmocka_unit_test(test_escalating_a_terminal_route_goes_to_terminal_exhausted),
+        cmocka_unit_test(test_route_and_escalate_enomem_leave_no_half_decision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
