@@ -397,25 +397,27 @@ int rr_run(const rr_router *r, rr_request *q, const rr_callbacks *cb, rr_outcome
                       (unsigned)cb->version);
     if (!cb->call_model)
         return rr_err(err, RR_EINVAL, "rr_run: callbacks.call_model is required");
+    rr_outcome *given = *op;
     int rc = outcome_prepare(r, q, op);
     if (rc != RR_OK)
         return rr_err(err, rc, "out of memory");
     rr_outcome *o = *op;
-    if ((rc = rr_route(r, q, &o->dec[0], err)) != RR_OK)
-        return rc;
-    rr_verdict_clear(o->verdict);
-    if ((rc = run_loop(r, q, cb, o, err)) != RR_OK)
-        return rc;
-    if (cb->on_event) {
+    if ((rc = rr_route(r, q, &o->dec[0], err)) == RR_OK) {
+        rr_verdict_clear(o->verdict);
+        rc = run_loop(r, q, cb, o, err);
+    }
+    if (rc == RR_OK && cb->on_event) {
         size_t n;
         const char *js = rr_outcome_json(o, &n);
-        if (!js)
-            return rr_err(err, RR_ENOMEM, "out of memory");
         /* The outcome record is the last event; an abort here changes nothing. */
-        if (emit(cb, o, "outcome", (uint32_t)o->natt, js, n) == RR_ENOMEM)
-            return rr_err(err, RR_ENOMEM, "out of memory");
+        if (!js || emit(cb, o, "outcome", (uint32_t)o->natt, js, n) == RR_ENOMEM)
+            rc = rr_err(err, RR_ENOMEM, "out of memory");
     }
-    return RR_OK;
+    if (rc != RR_OK && !given) { /* on failure the caller's pointer is left unchanged */
+        rr_outcome_free(o);
+        *op = NULL;
+    }
+    return rc;
 }
 
 /* Getters */

@@ -227,12 +227,38 @@ static void test_route_and_escalate_enomem_leave_no_half_decision(void **state) 
     assert_int_equal(c.live, 0);
 }
 
+static int never_called(void *ud, const rr_model_call *call, rr_model_result *res) {
+    (void)call;
+    (void)res;
+    ++*(int *)ud;
+    return RR_CALL_OK;
+}
+
+static void test_run_error_leaves_outcome_unset(void **state) {
+    (void)state;
+    rr_router *r = router_text(attr_policy, NULL);
+    rr_request *q = NULL;
+    assert_int_equal(rr_request_new(&q, NULL), RR_OK); /* no text: rr_route fails */
+    int calls = 0;
+    rr_callbacks cb = RR_CALLBACKS_INIT;
+    cb.user_data = &calls;
+    cb.call_model = never_called;
+    rr_outcome *o = NULL;
+    assert_int_equal(rr_run(r, q, &cb, &o, NULL), RR_EINVAL);
+    assert_null(o);
+    assert_int_equal(calls, 0);
+    rr_outcome_free(o);
+    rr_request_free(q);
+    rr_router_free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_json_escapes_denied_names),
         cmocka_unit_test(test_prefilter_keeps_caseless_unicode_equivalents),
         cmocka_unit_test(test_escalating_a_terminal_route_goes_to_terminal_exhausted),
         cmocka_unit_test(test_route_and_escalate_enomem_leave_no_half_decision),
+        cmocka_unit_test(test_run_error_leaves_outcome_unset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
