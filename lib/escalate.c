@@ -18,8 +18,8 @@ static double attempt_cost(const rr_router *r, int route, int64_t in, int64_t ou
 int rr_decision_add_usage(rr_decision *d, int64_t in, int64_t out, double latency_ms) {
     if (!d || !d->router || in < 0 || out < 0 || !isfinite(latency_ms) || latency_ms < 0)
         return RR_EINVAL;
-    d->usage_in += in;
-    d->usage_out += out;
+    d->usage_in = rr_tokens_add(d->usage_in, in);
+    d->usage_out = rr_tokens_add(d->usage_out, out);
     d->usage_latency_ms += latency_ms;
     d->cost_usd += attempt_cost(d->router, d->route, in, out);
     d->latency_ms += latency_ms;

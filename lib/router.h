@@ -340,6 +340,11 @@ int rr_route_denied(const struct rr_router *r, const uint8_t *den, int i, int *i
 enum { RR_REROUTE_NONE = 0, RR_REROUTE_DENIED_TARGET, RR_REROUTE_LADDER, RR_REROUTE_TERMINAL,
        RR_REROUTE_NO_MATCH, RR_REROUTE_FORCED };
 
+/* Token totals: counts come from the host and may be absurd; saturate, never wrap. b >= 0. */
+static inline int64_t rr_tokens_add(int64_t a, int64_t b) {
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
 /* Request helpers for route.c */
 static inline const char *rr_req_str(const struct rr_request *r, uint32_t off) {
     return r->pool.p + off;

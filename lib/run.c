@@ -160,8 +160,8 @@ static int record_attempt(rr_outcome *o, const rr_decision *d, int status, int f
     rr_buf_puts(&o->reason, reason);
     o->cost += a->cost;
     o->latency += a->latency;
-    o->in += a->in;
-    o->out += a->out;
+    o->in = rr_tokens_add(o->in, a->in);
+    o->out = rr_tokens_add(o->out, a->out);
     return (o->pool.oom || o->reason.oom) ? RR_ENOMEM : RR_OK;
 }
 

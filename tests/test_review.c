@@ -252,6 +252,38 @@ static void test_run_error_leaves_outcome_unset(void **state) {
     rr_router_free(r);
 }
 
+static int huge_tokens(void *ud, const rr_model_call *call, rr_model_result *res) {
+    (void)ud;
+    (void)call;
+    res->output = "not json";
+    res->output_len = 8;
+    res->input_tokens = INT64_MAX;
+    res->output_tokens = INT64_MAX;
+    res->latency_ms = 1;
+    return RR_CALL_ERROR;
+}
+
+/* Garbage token counts from the host saturate instead of wrapping negative. */
+static void test_run_totals_saturate_on_huge_token_counts(void **state) {
+    (void)state;
+    rr_router *r = router_text(attr_policy, NULL);
+    rr_request *q = NULL;
+    assert_int_equal(rr_request_new(&q, NULL), RR_OK);
+    assert_int_equal(rr_request_set_text(q, "hi", 2), RR_OK);
+    assert_int_equal(rr_request_set_attr(q, "tier", "enterprise"), RR_OK);
+    rr_callbacks cb = RR_CALLBACKS_INIT;
+    cb.call_model = huge_tokens;
+    rr_outcome *o = NULL;
+    assert_int_equal(rr_run(r, q, &cb, &o, NULL), RR_OK);
+    assert_true(rr_outcome_attempt_count(o) >= 2);
+    assert_true(rr_outcome_input_tokens(o) >= 0);
+    assert_true(rr_outcome_output_tokens(o) >= 0);
+    assert_valid_json(rr_outcome_json(o, NULL));
+    rr_outcome_free(o);
+    rr_request_free(q);
+    rr_router_free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_json_escapes_denied_names),
@@ -259,6 +291,7 @@ int main(void) {
         cmocka_unit_test(test_escalating_a_terminal_route_goes_to_terminal_exhausted),
         cmocka_unit_test(test_route_and_escalate_enomem_leave_no_half_decision),
         cmocka_unit_test(test_run_error_leaves_outcome_unset),
+        cmocka_unit_test(test_run_totals_saturate_on_huge_token_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
