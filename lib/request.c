@@ -132,13 +132,14 @@ int rr_request_set_attr(rr_request *r, const char *key, const char *value) {
     size_t vlen = strlen(value);
     if (rr_utf8_check(value, vlen) != vlen || rr_utf8_check(key, strlen(key)) != strlen(key))
         return RR_EUTF8;
+    /* The value first: a new attribute must not be left without one (and a type). */
+    uint32_t off = pool_add(r, value, vlen);
+    if (off == UINT32_MAX)
+        return RR_ENOMEM;
     int rc = RR_OK;
     rr_req_attr *a = attr_slot(r, key, &rc);
     if (!a)
         return rc;
-    uint32_t off = pool_add(r, value, vlen);
-    if (off == UINT32_MAX)
-        return RR_ENOMEM;
     a->type = RR_T_STR;
     a->str_off = off;
     a->str_len = (uint32_t)vlen;

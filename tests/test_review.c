@@ -284,6 +284,42 @@ static void test_run_totals_saturate_on_huge_token_counts(void **state) {
     rr_router_free(r);
 }
 
+/* An attribute whose value could not be stored must not linger without a type: routing
+ * would then fail for every later call with "the request set a " (EINVAL). */
+static void test_set_attr_enomem_leaves_request_routable(void **state) {
+    (void)state;
+    fa c = {-1, 0};
+    rr_allocator a = {RR_ALLOCATOR_VERSION, &c, fa_malloc, fa_realloc, fa_free};
+    rr_router *r = router_text(attr_policy, NULL);
+    char big[600];
+    memset(big, 'e', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    int failures = 0;
+    for (long n = 0; n < 8; n++) {
+        rr_request *q = NULL;
+        rr_decision *d = NULL;
+        assert_int_equal(rr_request_new(&q, &a), RR_OK);
+        assert_int_equal(rr_request_set_text(q, "hi", 2), RR_OK);
+        c.fail_after = n;
+        int rc = rr_request_set_attr(q, "tier", big);
+        c.fail_after = -1;
+        if (rc != RR_OK) {
+            assert_int_equal(rc, RR_ENOMEM);
+            failures++;
+        }
+        rr_error err = RR_ERROR_INIT;
+        rc = rr_route(r, q, &d, &err);
+        if (rc)
+            fprintf(stderr, "%s\n", err.message);
+        assert_int_equal(rc, RR_OK);
+        rr_decision_free(d);
+        rr_request_free(q);
+    }
+    assert_true(failures > 0);
+    rr_router_free(r);
+    assert_int_equal(c.live, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_json_escapes_denied_names),
@@ -292,6 +328,7 @@ int main(void) {
         cmocka_unit_test(test_route_and_escalate_enomem_leave_no_half_decision),
         cmocka_unit_test(test_run_error_leaves_outcome_unset),
         cmocka_unit_test(test_run_totals_saturate_on_huge_token_counts),
+        cmocka_unit_test(test_set_attr_enomem_leaves_request_routable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
