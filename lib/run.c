@@ -165,11 +165,14 @@ static int record_attempt(rr_outcome *o, const rr_decision *d, int status, int f
     return (o->pool.oom || o->reason.oom) ? RR_ENOMEM : RR_OK;
 }
 
-static void attach_verdict(rr_outcome *o, const char *js, size_t n) {
+static int attach_verdict(rr_outcome *o, const char *js, size_t n) {
     attempt_rec *a = &o->att[o->natt - 1];
     a->verdict_off = (uint32_t)o->pool.len;
     rr_buf_put(&o->pool, js, n);
+    if (o->pool.oom)
+        return RR_ENOMEM; /* verdict_len stays 0: the record never reads past the pool */
     a->verdict_len = (uint32_t)n;
+    return RR_OK;
 }
 
 static const char *terminal_kind(int kind) {
@@ -281,6 +284,8 @@ static int attempt(const rr_router *r, rr_request *q, const rr_callbacks *cb, rr
     for (size_t i = 0; i < rt->nvalidators && !schema; i++)
         schema = rr_validator_schema_json(&r->validators[rt->validators[i]]);
     previous_findings(o, prev_failure);
+    if (o->prev.oom)
+        return rr_err(err, RR_ENOMEM, "out of memory");
     rr_model_call mc = {RR_MODEL_CALL_VERSION, d->attempt, rt->id, rt->version,
                         r->models[rt->model].id, rt->prompt, rt->output_mode,
                         strcmp(rt->output_mode, "text") ? schema : NULL, tools,
@@ -339,18 +344,20 @@ static int attempt(const rr_router *r, rr_request *q, const rr_callbacks *cb, rr
     const char *vj = rr_verdict_json(o->verdict, &n);
     if (!vj)
         return rr_err(err, RR_ENOMEM, "out of memory");
-    attach_verdict(o, vj, n);
+    if (attach_verdict(o, vj, n) != RR_OK)
+        return rr_err(err, RR_ENOMEM, "out of memory");
     if ((rc = emit(cb, o, "verdict", d->attempt, vj, n)) != RR_OK)
         return rr_err(err, rc, rc == RR_EABORT ? "on_event asked to stop" : "out of memory");
     return RR_OK;
 }
 
-static void finish_terminal(rr_outcome *o, const rr_decision *d) {
+static int finish_terminal(rr_outcome *o, const rr_decision *d) {
     const rr_route_def *rt = &o->router->routes[d->route];
     o->kind = terminal_kind(rt->kind);
     o->route = d->route;
     rr_buf_clear(&o->text);
     rr_buf_puts(&o->text, rt->message ? rt->message : "");
+    return o->text.oom ? RR_ENOMEM : RR_OK;
 }
 
 static int run_loop(const rr_router *r, rr_request *q, const rr_callbacks *cb, rr_outcome *o,
@@ -363,9 +370,9 @@ static int run_loop(const rr_router *r, rr_request *q, const rr_callbacks *cb, r
             return rr_err(err, rc, rc == RR_EABORT ? "on_event asked to stop" : "out of memory");
         const rr_route_def *rt = &r->routes[d->route];
         if (rt->kind != RR_ROUTE_MODEL) {
-            if ((rc = record_attempt(o, d, -100, -1)) != RR_OK)
+            if ((rc = record_attempt(o, d, -100, -1)) != RR_OK ||
+                (rc = finish_terminal(o, d)) != RR_OK)
                 return rr_err(err, rc, "out of memory");
-            finish_terminal(o, d);
             return RR_OK;
         }
         int failure, retriable;
@@ -384,8 +391,7 @@ static int run_loop(const rr_router *r, rr_request *q, const rr_callbacks *cb, r
         d = o->dec[cur];
         prev_failure = failure;
     }
-    finish_terminal(o, d);
-    return RR_OK;
+    return finish_terminal(o, d) == RR_OK ? RR_OK : rr_err(err, RR_ENOMEM, "out of memory");
 }
 
 int rr_run(const rr_router *r, rr_request *q, const rr_callbacks *cb, rr_outcome **op,

@@ -320,6 +320,57 @@ static void test_set_attr_enomem_leaves_request_routable(void **state) {
     assert_int_equal(c.live, 0);
 }
 
+static int answer_ok(void *ud, const rr_model_call *call, rr_model_result *res) {
+    (void)ud;
+    assert_non_null(call->previous_findings);
+    assert_non_null(call->tool_results);
+    res->output = "fine";
+    res->output_len = 4;
+    return RR_CALL_OK;
+}
+
+/* Out of memory anywhere in rr_run is RR_ENOMEM; an RR_OK outcome is whole. */
+static void test_run_enomem_never_returns_a_broken_outcome(void **state) {
+    (void)state;
+    char id[420], policy[1400];
+    memset(id, 'r', sizeof id - 1);
+    id[sizeof id - 1] = 0; /* a long route id makes the reason outgrow the first buffer */
+    snprintf(policy, sizeof policy,
+             "{\"policy\":\"l\",\"version\":\"1\",\"models\":{\"m\":{\"tier\":1,"
+             "\"usd_per_mtok_in\":1,\"usd_per_mtok_out\":1}},"
+             "\"rules\":[{\"id\":\"all\",\"when\":\"true\",\"route\":\"%s\"}],"
+             "\"routes\":{\"%s\":{\"model\":\"m\"},\"human_review\":{\"kind\":\"human\"}}}",
+             id, id);
+    fa c = {-1, 0};
+    rr_allocator a = {RR_ALLOCATOR_VERSION, &c, fa_malloc, fa_realloc, fa_free};
+    rr_router *r = router_text(policy, NULL);
+    rr_callbacks cb = RR_CALLBACKS_INIT;
+    cb.call_model = answer_ok;
+    int ok = 0, failed = 0;
+    for (long n = 0; n < 80; n++) {
+        rr_request *q = NULL;
+        assert_int_equal(rr_request_new(&q, &a), RR_OK);
+        assert_int_equal(rr_request_set_text(q, "hi", 2), RR_OK);
+        rr_outcome *o = NULL;
+        c.fail_after = n;
+        int rc = rr_run(r, q, &cb, &o, NULL);
+        c.fail_after = -1;
+        if (rc == RR_OK) {
+            ok++;
+            assert_string_equal(rr_outcome_kind(o), "answer");
+            assert_valid_json(rr_outcome_json(o, NULL));
+        } else {
+            failed++;
+            assert_int_equal(rc, RR_ENOMEM);
+        }
+        rr_outcome_free(o);
+        rr_request_free(q);
+    }
+    assert_true(ok > 0 && failed > 0);
+    rr_router_free(r);
+    assert_int_equal(c.live, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_json_escapes_denied_names),
@@ -329,6 +380,7 @@ int main(void) {
         cmocka_unit_test(test_run_error_leaves_outcome_unset),
         cmocka_unit_test(test_run_totals_saturate_on_huge_token_counts),
         cmocka_unit_test(test_set_attr_enomem_leaves_request_routable),
+        cmocka_unit_test(test_run_enomem_never_returns_a_broken_outcome),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
