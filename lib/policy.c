@@ -417,16 +417,13 @@ static bool ascii_alnum(char ch) {
 /* A pattern that starts "\b" + three letters (not made optional by a quantifier) and has no
  * top-level alternation can only match where a word of the text starts with those letters.
  * The router skips such a pattern when no word does: most patterns, on most requests.
- * Caseless UTF matching folds k and s with non-ASCII letters (U+212A, U+017F), so those
- * letters never qualify; \Q..\E, comments and POSIX classes could hide a top-level '|'
- * from the scan below, so patterns with them do not either. */
+ * (Caseless UTF matching also folds k and s with U+212A and U+017F: the router turns the
+ * prefilter off for a text holding either.) \Q..\E, comments and POSIX classes could hide
+ * a top-level '|' from the scan below, so patterns with them never qualify. */
 static int32_t word_prefix(const char *src) {
     if (strncmp(src, "\\b", 2) || !ascii_alnum(src[2]) || !ascii_alnum(src[3]) ||
         !ascii_alnum(src[4]) || (src[5] && strchr("?*{", src[5])))
         return -1;
-    for (int i = 2; i < 5; i++)
-        if (strchr("kKsS", src[i]))
-            return -1;
     if (strstr(src, "\\Q") || strchr(src, '#') || strstr(src, "[:"))
         return -1;
     int depth = 0;

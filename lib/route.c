@@ -56,12 +56,28 @@ static inline void mark_at(uint64_t *bits, const unsigned char *t, size_t i) {
     bits[b >> 6] |= 1ull << (b & 63);
 }
 
+/* Patterns match caselessly in UTF mode, where k and s also match U+212A and U+017F: a text
+ * holding either gets every prefix bit, so no pattern is skipped. */
+static bool has_fold_letters(const unsigned char *t, size_t n) {
+    for (const unsigned char *p = t, *e = t + n; (p = memchr(p, 0xC5, (size_t)(e - p))); p++)
+        if (p + 1 < e && p[1] == 0xBF)
+            return true;
+    for (const unsigned char *p = t, *e = t + n; (p = memchr(p, 0xE2, (size_t)(e - p))); p++)
+        if (p + 2 < e && p[1] == 0x84 && p[2] == 0xAA)
+            return true;
+    return false;
+}
+
 /* Mark the 3-letter prefix of every word start. SSE2 (every x86-64) finds the word bytes of
  * 16 bytes at a time; word starts are then the set bits of mask & ~(mask << 1). */
 static void mark_word_starts(uint64_t *bits, const unsigned char *t, size_t n) {
     memset(bits, 0, 64 * sizeof *bits);
     if (n < 3)
         return;
+    if (has_fold_letters(t, n)) {
+        memset(bits, 0xff, 64 * sizeof *bits);
+        return;
+    }
     size_t end = n - 2, i = 0; /* a start at i needs t[i + 2] */
     unsigned prev = 0;
 #ifdef __SSE2__
