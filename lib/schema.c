@@ -175,6 +175,7 @@ struct sch_node {
     size_t *enum_len;
     uint64_t *enum_w8;
     size_t nenum;
+    uint64_t str_inline; /* string keywords the fast check settles without a call */
     uint64_t req_mask; /* bit i: props[i] is required */
     sch_pat pattern;
     int format;
@@ -2084,6 +2085,7 @@ static int compile_fast_paths(cc *c, sch_node *n) {
             n->nenum = ne;
         }
     }
+    n->str_inline = KB(K_MINLEN) | KB(K_MAXLEN) | (n->enum_strings ? KB(K_ENUM) : 0);
     if (!(n->kw & KB(K_REQUIRED)) || !(n->kw & KB(K_PROPS)) || n->nprops > 64)
         return RR_OK;
     uint64_t mask = 0;
@@ -3184,18 +3186,40 @@ static int v_node(vctx *c, const sch_node *n, const json_t *j, const path *ip, c
  * which then produces the findings or the error exactly as before.
  * ---------------------------------------------------------------------------------- */
 
-static int f_node(vctx *c, const sch_node *n, const json_t *j);
+static int f_deep(vctx *c, const sch_node *n, const json_t *j, int jt, uint64_t m);
 
-/* A child settled inline when it is a boolean schema or only its "type" applies. */
-static inline int f_child(vctx *c, const sch_node *n, const json_t *j) {
-    if (n->boolean)
-        return n->boolean == B_TRUE;
-    uint64_t m = n->kw & type_kw[json_typeof(j)];
-    if (m == KB(K_TYPE) && c->depth < c->max_depth)
-        return (n->types & inst_type(j)) != 0;
-    if (!m && c->depth < c->max_depth)
-        return 1;
-    return f_node(c, n, j);
+/* Strings with only enum (of strings) / minLength / maxLength left (n->str_inline): no
+ * call, no depth. */
+static inline __attribute__((always_inline)) int f_str(const sch_node *n, const char *s, size_t len, uint64_t m) {
+    if ((m & KB(K_ENUM)) && !enum_has_str(n, s, len))
+        return 0;
+    if ((m & KB(K_MINLEN)) && len < n->minlen * 4 &&
+        (len < n->minlen || utf8_count(s, len) < n->minlen))
+        return 0;
+    if ((m & KB(K_MAXLEN)) && len > n->maxlen && utf8_count(s, len) > n->maxlen)
+        return 0;
+    return 1;
+}
+
+/* One schema against one value. Inline where it is called for members and items, so a
+ * leaf ({"type": ...}, a string enum, a length limit) costs no call. No depth check here:
+ * f_deep hands a node to v_node before its children could reach the limit. */
+static inline __attribute__((always_inline)) int f_child(vctx *c, const sch_node *n,
+                                                         const json_t *j) {
+    int jt = json_typeof(j);
+    uint64_t m = n->kw & type_kw[jt];
+    if (!m)
+        return n->boolean != B_FALSE; /* boolean schemas have no keywords */
+    if (m & KB(K_TYPE)) {
+        /* an integral real is an "integer" too: only then is inst_type needed */
+        if (!(n->types & json_type_bits[jt]) && !(jt == JSON_REAL && (n->types & inst_type(j))))
+            return 0;
+        if (!(m &= ~KB(K_TYPE)))
+            return 1;
+    }
+    if (jt == JSON_STRING && !(m & ~n->str_inline))
+        return f_str(n, json_string_value(j), json_string_length(j), m);
+    return f_deep(c, n, j, jt, m);
 }
 
 /* Keywords left in m, quietly through the general evaluator. */
@@ -3209,27 +3233,6 @@ static int f_rest(vctx *c, const sch_node *n, const json_t *j, uint64_t m) {
             return r;
     }
     return 1;
-}
-
-static int f_string(vctx *c, const sch_node *n, const json_t *j, uint64_t m) {
-    const char *s = json_string_value(j);
-    size_t len = json_string_length(j);
-    if ((m & KB(K_ENUM)) && n->enum_strings) {
-        if (!enum_has_str(n, s, len))
-            return 0;
-        m &= ~KB(K_ENUM);
-    }
-    if (m & KB(K_MINLEN)) {
-        if (len < n->minlen * 4 && (len < n->minlen || utf8_count(s, len) < n->minlen))
-            return 0;
-        m &= ~KB(K_MINLEN);
-    }
-    if (m & KB(K_MAXLEN)) {
-        if (len > n->maxlen && utf8_count(s, len) > n->maxlen)
-            return 0;
-        m &= ~KB(K_MAXLEN);
-    }
-    return m ? f_rest(c, n, j, m) : 1;
 }
 
 /* properties + additionalProperties (+ required folded in) in one pass over the members. */
@@ -3255,66 +3258,45 @@ static int f_props(vctx *c, const sch_node *n, const json_t *j) {
     return !n->req_in_props || (seen & n->req_mask) == n->req_mask;
 }
 
-static int f_object(vctx *c, const sch_node *n, const json_t *j, uint64_t m) {
-    if ((m & KB(K_PROPS)) && !n->npats) {
-        int r = f_props(c, n, j);
+static int f_items(vctx *c, const sch_node *n, const json_t *j) {
+    size_t sz = json_array_size(j);
+    for (size_t i = 0; i < sz; i++) {
+        int r = f_child(c, n->items, json_array_get(j, i));
         if (r <= 0)
             return r;
-        m &= ~KB(K_PROPS);
     }
-    return m ? f_rest(c, n, j, m) : 1;
+    return 1;
 }
 
-static int f_array(vctx *c, const sch_node *n, const json_t *j, uint64_t m) {
-    if ((m & KB(K_ITEMS)) && !n->nprefix && n->items) {
-        size_t sz = json_array_size(j);
-        for (size_t i = 0; i < sz; i++) {
-            int r = f_child(c, n->items, json_array_get(j, i));
-            if (r <= 0)
-                return r;
-        }
-        m &= ~KB(K_ITEMS);
-    }
-    return m ? f_rest(c, n, j, m) : 1;
-}
-
-static int f_node(vctx *c, const sch_node *n, const json_t *j) {
-    if (n->boolean)
-        return n->boolean == B_TRUE;
-    if (c->depth >= c->max_depth || n->uneval)
+static __attribute__((noinline)) int f_deep(vctx *c, const sch_node *n, const json_t *j, int jt,
+                                            uint64_t m) {
+    /* Annotations for unevaluated*, or children at the depth limit: v_node's business. */
+    if ((n->uneval && (jt == JSON_OBJECT || jt == JSON_ARRAY)) || c->depth + 1 >= c->max_depth)
         return v_node(c, n, j, NULL, NULL, NOEV);
-    int jt = json_typeof(j);
-    uint64_t m = n->kw & type_kw[jt];
-    if (m & KB(K_TYPE)) {
-        if (!(n->types & inst_type(j)))
-            return 0;
-        m &= ~KB(K_TYPE);
-    }
-    if (!m)
-        return 1;
     c->depth++;
     int r = 1;
     if (m & KB(K_REF)) {
-        r = f_node(c, n->ref, j);
+        r = f_child(c, n->ref, j);
         m &= ~KB(K_REF);
     }
-    if (r > 0 && m) {
-        switch (jt) {
-        case JSON_STRING:
-            r = f_string(c, n, j, m);
-            break;
-        case JSON_OBJECT:
-            r = f_object(c, n, j, m);
-            break;
-        case JSON_ARRAY:
-            r = f_array(c, n, j, m);
-            break;
-        default:
-            r = f_rest(c, n, j, m);
-        }
+    if (r > 0 && jt == JSON_OBJECT && (m & KB(K_PROPS)) && !n->npats) {
+        r = f_props(c, n, j);
+        m &= ~KB(K_PROPS);
+    } else if (r > 0 && jt == JSON_ARRAY && (m & KB(K_ITEMS)) && !n->nprefix && n->items) {
+        r = f_items(c, n, j);
+        m &= ~KB(K_ITEMS);
+    } else if (r > 0 && jt == JSON_STRING && (m & n->str_inline)) {
+        r = f_str(n, json_string_value(j), json_string_length(j), m & n->str_inline);
+        m &= ~n->str_inline;
     }
+    if (r > 0 && m)
+        r = f_rest(c, n, j, m);
     c->depth--;
     return r;
+}
+
+static int f_node(vctx *c, const sch_node *n, const json_t *j) {
+    return f_child(c, n, j);
 }
 
 /* ------------------------------------------------------------------------------------
