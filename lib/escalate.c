@@ -60,17 +60,7 @@ static bool over_limits(const rr_router *r, const rr_decision *d, int route) {
 /* The first route eligibility allows, starting at `t` and walking up its ladder
  * breadth-first; -1 when none. */
 static int first_allowed(const rr_router *r, const uint8_t *den, int t) {
-    int queue[64], head = 0, tail = 0, idx;
-    queue[tail++] = t;
-    while (head < tail) {
-        int x = queue[head++];
-        if (rr_route_denied(r, den, x, &idx) < 0)
-            return x;
-        const rr_route_def *xd = &r->routes[x];
-        for (size_t k = 0; k < xd->nesc && tail < 64; k++)
-            queue[tail++] = xd->esc[k].target;
-    }
-    return -1;
+    return rr_ladder_find(r, den, &t, 1, 0);
 }
 
 static int target_for(const rr_route_def *d, int f) {

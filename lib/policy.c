@@ -857,6 +857,10 @@ static int parse_route(pc *c, const char *id, json_t *rt, rr_route_def *d) {
     json_t *arr = NULL;
     char pa[PTR_MAX];
     TRY(get_arr(c, rt, p, "tools", false, &arr));
+    if (arr && json_array_size(arr) > 64) {
+        ptr_join(pa, sizeof pa, p, "tools");
+        return fail(c, RR_EPOLICY, pa, 0, "at most 64 tools per route");
+    }
     if (arr) {
         ptr_join(pa, sizeof pa, p, "tools");
         TRY(parse_str_list(c, arr, pa, "tool", r->tools, r->ntools, &d->tools, &d->ntools));
@@ -910,6 +914,8 @@ static int parse_routes(pc *c, json_t *routes) {
     rr_router *r = c->r;
     if (json_object_size(routes) == 0)
         return fail(c, RR_EPOLICY, "/routes", 0, "at least one route is required");
+    if (json_object_size(routes) >= RR_MAX_ROUTES)
+        return fail(c, RR_EPOLICY, "/routes", 0, "at most %d routes", RR_MAX_ROUTES - 1);
     TRY(collect_tools(c, routes));
     r->routes = alloc_array(c, json_object_size(routes), sizeof *r->routes);
     if (!r->routes)

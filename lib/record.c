@@ -394,6 +394,11 @@ static void build_json(rr_decision *d) {
         rr_buf_putc(b, ',');
         kv_str(b, "message", rt->message ? rt->message : "");
     }
+    if (d->has_conv && d->pool.p) {
+        rr_buf_putc(b, ',');
+        key(b, "conversation_id");
+        rr_buf_json_str(b, d->pool.p + d->conv_off, d->conv_len);
+    }
     rr_buf_printf(b, ",\"attempt\":%u", (unsigned)d->attempt);
     if (d->esc_from >= 0) {
         rr_buf_puts(b, ",\"escalated_from\":{");

@@ -425,40 +425,52 @@ int rr_route_denied(const rr_router *r, const uint8_t *den, int i, int *index) {
     return -1;
 }
 
-/* Breadth-first over the escalation ladder for the first route eligibility allows, trying
- * the route's own "denied" target first. */
-static int reroute(const rr_router *r, const uint8_t *den, int start, int *how) {
-    int queue[64], head = 0, tail = 0, idx;
-    uint64_t seen[4] = {0};
-    const rr_route_def *s = &r->routes[start];
-    for (size_t k = 0; k < s->nesc; k++)
-        if (s->esc[k].failure == RR_F_DENIED && tail < 64)
-            queue[tail++] = s->esc[k].target;
-    for (size_t k = 0; k < s->nesc; k++)
-        if (s->esc[k].failure != RR_F_DENIED && tail < 64)
-            queue[tail++] = s->esc[k].target;
+int rr_ladder_find(const rr_router *r, const uint8_t *den, const int *start, size_t nstart,
+                   int min_tier) {
+    /* A route is queued at most once (marked when queued), so the queue never overflows. */
+    int queue[RR_MAX_ROUTES], head = 0, tail = 0, idx;
+    uint64_t seen[RR_MAX_ROUTES / 64] = {0};
+#define RR_ENQUEUE(t)                                                                      \
+    do {                                                                                   \
+        int t_ = (t);                                                                      \
+        if (!(seen[t_ >> 6] & (1ull << (t_ & 63)))) {                                      \
+            seen[t_ >> 6] |= 1ull << (t_ & 63);                                            \
+            queue[tail++] = t_;                                                            \
+        }                                                                                  \
+    } while (0)
+    for (size_t k = 0; k < nstart; k++)
+        RR_ENQUEUE(start[k]);
     while (head < tail) {
         int t = queue[head++];
-        if (t < 256) {
-            if (seen[t >> 6] & (1ull << (t & 63)))
-                continue;
-            seen[t >> 6] |= 1ull << (t & 63);
-        }
-        if (rr_route_denied(r, den, t, &idx) < 0) {
-            *how = head == 1 && s->nesc && s->esc[0].failure == RR_F_DENIED
-                       ? RR_REROUTE_DENIED_TARGET
-                       : RR_REROUTE_LADDER;
-            for (size_t k = 0; k < s->nesc; k++)
-                if (s->esc[k].failure == RR_F_DENIED)
-                    *how = s->esc[k].target == t ? RR_REROUTE_DENIED_TARGET : RR_REROUTE_LADDER;
-            return t;
-        }
         const rr_route_def *td = &r->routes[t];
-        for (size_t k = 0; k < td->nesc && tail < 64; k++)
-            queue[tail++] = td->esc[k].target;
+        int tier = td->model >= 0 ? r->models[td->model].tier : 0;
+        if (rr_route_denied(r, den, t, &idx) < 0 &&
+            (min_tier <= 0 || (td->kind == RR_ROUTE_MODEL && tier >= min_tier)))
+            return t;
+        for (size_t k = 0; k < td->nesc; k++)
+            RR_ENQUEUE(td->esc[k].target);
     }
-    *how = RR_REROUTE_TERMINAL;
-    return r->terminal_denied;
+#undef RR_ENQUEUE
+    return -1;
+}
+
+/* The route's own "denied" target first, then the rest of its ladder. */
+static int reroute(const rr_router *r, const uint8_t *den, int start, int *how) {
+    const rr_route_def *s = &r->routes[start];
+    int first[RR_F__COUNT], n = 0, denied_target = -1;
+    for (size_t k = 0; k < s->nesc; k++)
+        if (s->esc[k].failure == RR_F_DENIED)
+            first[n++] = denied_target = s->esc[k].target;
+    for (size_t k = 0; k < s->nesc; k++)
+        if (s->esc[k].failure != RR_F_DENIED)
+            first[n++] = s->esc[k].target;
+    int t = rr_ladder_find(r, den, first, (size_t)n, 0);
+    if (t < 0) {
+        *how = RR_REROUTE_TERMINAL;
+        return r->terminal_denied;
+    }
+    *how = t == denied_target ? RR_REROUTE_DENIED_TARGET : RR_REROUTE_LADDER;
+    return t;
 }
 
 static int route_tier(const rr_router *r, int i) {
@@ -472,20 +484,14 @@ static void keep_tier(const rr_router *r, const uint8_t *den, int last, rr_decis
     const rr_route_def *rt = &r->routes[d->route];
     if (rt->kind != RR_ROUTE_MODEL || route_tier(r, d->route) >= last)
         return;
-    int queue[64], head = 0, tail = 0, idx;
-    for (size_t k = 0; k < rt->nesc && tail < 64; k++)
-        queue[tail++] = rt->esc[k].target;
-    while (head < tail) {
-        int t = queue[head++];
-        if (r->routes[t].kind == RR_ROUTE_MODEL && route_tier(r, t) >= last &&
-            rr_route_denied(r, den, t, &idx) < 0) {
-            d->sticky_from = d->route;
-            d->sticky_tier = last;
-            d->route = t;
-            return;
-        }
-        for (size_t k = 0; k < r->routes[t].nesc && tail < 64; k++)
-            queue[tail++] = r->routes[t].esc[k].target;
+    int first[RR_F__COUNT], n = 0;
+    for (size_t k = 0; k < rt->nesc; k++)
+        first[n++] = rt->esc[k].target;
+    int t = rr_ladder_find(r, den, first, (size_t)n, last);
+    if (t >= 0) {
+        d->sticky_from = d->route;
+        d->sticky_tier = last;
+        d->route = t;
     }
 }
 
@@ -508,6 +514,12 @@ static void snapshot(const rr_router *r, const rr_request *q, rr_decision *d) {
         rr_value *v = &d->slots[r->attrs[i].slot];
         if (v->type == RR_T_STR && v->present)
             v->u.str = d->pool.p ? d->pool.p + (uintptr_t)v->u.str : "";
+    }
+    d->conv_off = (uint32_t)d->pool.len;
+    d->conv_len = q->has_conv ? q->conv_len : 0;
+    if (q->has_conv) {
+        rr_buf_put(&d->pool, rr_req_str(q, q->conv_off), q->conv_len);
+        rr_buf_putc(&d->pool, 0);
     }
 }
 

@@ -302,6 +302,7 @@ struct rr_decision {
     rr_buf pool;
     rr_text_features tf;
     bool has_conv;
+    uint32_t conv_off, conv_len; /* conversation id, in pool */
     uint64_t ns;
     struct {
         int32_t label, top[RR_CLF_TOP];
@@ -334,6 +335,14 @@ int rr_decision_copy_base(const struct rr_decision *src, struct rr_decision *dst
 int rr_decision_alloc(const rr_alloc *a, struct rr_decision **out);
 /* route.c: RR_ENOMEM after a decision was allocated (`given` NULL: freed) or reused (emptied). */
 int rr_decision_failed(struct rr_decision *given, struct rr_decision *d, rr_error *err);
+/* A policy has at most this many routes (the compiler says so), so ladder walks need no
+ * allocation. */
+#define RR_MAX_ROUTES 1024
+/* route.c: breadth-first over the escalation ladder from start[0..nstart), each route once:
+ * the first route eligibility allows (and, when min_tier > 0, a model route of at least that
+ * tier), or -1. */
+int rr_ladder_find(const struct rr_router *r, const uint8_t *den, const int *start,
+                   size_t nstart, int min_tier);
 /* route.c: which of (route 0, model 1, tool 2) the deny flags forbid for route i, or -1. */
 int rr_route_denied(const struct rr_router *r, const uint8_t *den, int i, int *index);
 

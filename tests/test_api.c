@@ -198,11 +198,13 @@ static void test_easy_faq_with_strong_retrieval_goes_to_small_model(void **state
 static void test_weak_retrieval_faq_goes_to_medium(void **state) {
     (void)state;
     rr_router *r = default_router();
-    rr_decision *d = route_json(r, "{\"text\":\"How do I rotate API keys?\",\"evidence\":["
+    rr_decision *d = route_json(r, "{\"text\":\"How do I rotate API keys?\",\"conversation_id\":"
+                                   "\"conv-9\",\"evidence\":["
                                    "{\"id\":\"a\",\"text\":\"Billing overview.\",\"score\":0.41},"
                                    "{\"id\":\"b\",\"text\":\"Invoices.\",\"score\":0.40}]}");
     assert_string_equal(rr_decision_route(d), "medium_rag_v1");
     assert_string_equal(rr_decision_rule(d), "faq_weak_retrieval");
+    assert_non_null(strstr(rr_decision_json(d, NULL), "\"conversation_id\":\"conv-9\""));
     rr_decision_free(d);
     rr_router_free(r);
 }
@@ -284,6 +286,7 @@ static void test_decision_record_has_policy_stages_and_otel_names(void **state) 
     assert_non_null(strstr(js, "\"troubleshoot_long_tokens\":400"));
     assert_non_null(strstr(js, "\"route_ns\":"));
     assert_non_null(strstr(js, "\"match.troubleshoot\":true"));
+    assert_null(strstr(js, "\"conversation_id\""));
     rr_decision_free(d);
     rr_router_free(r);
 }
