@@ -524,8 +524,9 @@ RR_API int rr_schema_validate(const rr_schema *schema, const char *instance, siz
 /**
  * Run the validators of `decision`'s route, in the policy's order, on `output` (`len`
  * bytes, the model's text) into `verdict` (reset first). `request` supplies evidence for
- * grounding, attributes for semantic checks and PII for leak detection; it may be NULL
- * when the route's validators need none of them. Returns RR_OK when validation ran (the
+ * grounding, attributes for semantic checks and PII for leak detection, and holds the
+ * validators' scratch so that revalidation allocates nothing; it may be NULL when the
+ * route's validators need none of them (scratch is then allocated and freed per call). Returns RR_OK when validation ran (the
  * verdict says pass or fail); RR_EINVAL for NULL arguments; RR_ETOOBIG when `len` exceeds
  * the router's max_output_bytes; RR_ENOMEM. Thread-safe as rr_route is.
  */
