@@ -51,12 +51,6 @@ static inline uint32_t bucket_of(uint64_t h, uint32_t buckets) {
 #define MIX2 UINT64_C(0xc2b2ae3d27d4eb4f)
 #define CHAR_SEED UINT64_C(0x9e3779b97f4a7c15)
 
-/* Hash keys, exposed for tests: a character n-gram (its bytes in the low bits of `window`,
- * the last one lowest), a word's bytes, a pair of word hashes. */
-static inline uint64_t hash_chars(uint64_t window, uint32_t n, uint64_t seed) {
-    uint64_t key = (window & ((UINT64_C(1) << (8 * n)) - 1)) | (uint64_t)n << 56;
-    return (key ^ seed ^ CHAR_SEED) * MIX;
-}
 static inline uint64_t word_step(uint64_t h, unsigned char c) {
     return (h ^ c) * MIX;
 }
@@ -64,8 +58,11 @@ static inline uint64_t hash_pair(uint64_t first, uint64_t second) {
     return (first * MIX2 ^ second) * MIX;
 }
 
+/* The n bytes of the key are disjoint from the size tag: (key | tag) ^ seed, which is how
+ * extract computes it, as (key & mask) ^ (tag ^ seed). */
 uint64_t rr_clf_hash_chars(uint64_t window, uint32_t n, uint64_t seed) {
-    return hash_chars(window, n, seed);
+    uint64_t key = (window & ((UINT64_C(1) << (8 * n)) - 1)) | (uint64_t)n << 56;
+    return (key ^ seed ^ CHAR_SEED) * MIX;
 }
 uint64_t rr_clf_hash_word(const unsigned char *p, size_t n, uint64_t seed) {
     uint64_t h = seed;
@@ -95,15 +92,30 @@ uint64_t rr_clf_hash_pair(uint64_t first, uint64_t second) {
         words++;                                                                           \
     } while (0)
 
+/* The n-gram hash of rr_clf_hash_chars with the mask and tag of each size precomputed. */
 #define PUSH_CHAR(ch)                                                                      \
     do {                                                                                   \
         win = (win << 8) | (ch);                                                           \
         wn += wn < cmax;                                                                   \
         for (uint32_t n_ = cmin; n_ <= wn; n_++) {                                         \
-            fn(ud, RR_CLF_G_CHAR, bucket_of(hash_chars(win, n_, seed), nb), 1.0f);         \
+            uint64_t h_ = ((win & cmask[n_]) ^ ctag[n_]) * MIX;                            \
+            fn(ud, RR_CLF_G_CHAR, bucket_of(h_, nb), 1.0f);                                \
             cnt[RR_CLF_G_CHAR]++;                                                          \
         }                                                                                  \
     } while (0)
+
+/* Each byte lower-cased if it is a word byte (ASCII letter or digit, or any byte >= 0x80),
+ * 0 if it separates words. */
+#define WB(c)                                                                              \
+    (unsigned char)((c) >= 'A' && (c) <= 'Z' ? (c) + 32                                    \
+                    : ((c) >= 'a' && (c) <= 'z') || ((c) >= '0' && (c) <= '9') ||          \
+                              (c) >= 0x80                                                  \
+                          ? (c)                                                            \
+                          : 0)
+#define WB4(c) WB(c), WB(c + 1), WB(c + 2), WB(c + 3)
+#define WB16(c) WB4(c), WB4(c + 4), WB4(c + 8), WB4(c + 12)
+#define WB64(c) WB16(c), WB16(c + 16), WB16(c + 32), WB16(c + 48)
+static const unsigned char WORD_BYTE[256] = {WB64(0), WB64(64), WB64(128), WB64(192)};
 
 static inline void emit_numeric(const rr_clf_features *f, size_t len, uint32_t words,
                                 const uint32_t *k, rr_clf_feature_fn fn, void *ud) {
@@ -156,13 +168,17 @@ static ALWAYS_INLINE void extract(const rr_clf_features *f, const char *text, si
     const uint32_t wng = f->word_ngrams;
     const uint64_t seed = f->hash_seed;
     uint64_t win = 0, prev = 0, hw = seed;
+    uint64_t cmask[RR_CLF_MAX_CHAR_N + 1], ctag[RR_CLF_MAX_CHAR_N + 1];
+    for (uint32_t n = cmin; n <= cmax; n++) {
+        cmask[n] = (UINT64_C(1) << (8 * n)) - 1;
+        ctag[n] = ((uint64_t)n << 56) ^ seed ^ CHAR_SEED;
+    }
     uint32_t wn = 0, words = 0;
     bool in_word = false, last_space = true;
     PUSH_CHAR(' ');
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        c |= (unsigned char)(((unsigned)(c - 'A') < 26) << 5); /* ASCII lower case */
-        if ((unsigned)(c - 'a') < 26 || (unsigned)(c - '0') < 10 || c >= 0x80) {
+        unsigned char c = WORD_BYTE[(unsigned char)text[i]];
+        if (c) {
             hw = word_step(hw, c);
             in_word = true;
             last_space = false;
@@ -256,10 +272,6 @@ static ALWAYS_INLINE v4d ld4i(const int32_t *p) {
     memcpy(&v, p, sizeof v);
     return __builtin_convertvector(v, v4d);
 }
-static ALWAYS_INLINE void vmax(v4d *a, const v4d *b) {
-    v4l gt = (v4l)(*a > *b);
-    *a = (v4d)(((v4l)*a & gt) | ((v4l)*b & ~gt));
-}
 
 /* z[0..kp) = bias + scale * (sum over groups of wg * sums + the numeric features). The AVX2
  * version below spells out the same operations in the same order with intrinsics. */
@@ -303,35 +315,50 @@ static ALWAYS_INLINE v4d exp_le0(const v4d *px) {
     return (v4d)((v4l)(p * (v4d)e) & ok);
 }
 
-/* Softmax of z[0..k) / T in place; returns the index of the first largest logit. The last
+/* Softmax of z[0..k) / T in place; returns the index of the first largest logit. The
+ * maximum is taken with four scalar chains (vector selects lower badly to SSE2); the last
  * partial vector goes through a copy padded with -inf, whose exp is 0. */
 static ALWAYS_INLINE uint32_t softmax_impl(double *z, uint32_t k, double inv_t) {
+    double m0 = z[0], m1 = z[0], m2 = z[0], m3 = z[0];
     uint32_t full = k & ~3u, i;
-    double rest[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    memcpy(rest, z + full, (k - full) * sizeof *z);
-    v4d mx = ld4(rest);
     for (i = 0; i < full; i += 4) {
-        v4d v = ld4(z + i);
-        vmax(&mx, &v);
+        m0 = z[i] > m0 ? z[i] : m0, m1 = z[i + 1] > m1 ? z[i + 1] : m1;
+        m2 = z[i + 2] > m2 ? z[i + 2] : m2, m3 = z[i + 3] > m3 ? z[i + 3] : m3;
     }
-    double m = mx[0] > mx[1] ? mx[0] : mx[1], m2 = mx[2] > mx[3] ? mx[2] : mx[3];
-    m = m > m2 ? m : m2;
+    for (; i < k; i++)
+        m0 = z[i] > m0 ? z[i] : m0;
+    m0 = m1 > m0 ? m1 : m0, m2 = m3 > m2 ? m3 : m2, m0 = m2 > m0 ? m2 : m0;
     uint32_t top = 0;
-    while (top + 1 < k && z[top] != m)
+    while (top + 1 < k && z[top] != m0)
         top++;
-    v4d it = V4(inv_t), off = V4(m * inv_t), x = ld4(rest) * it - off, sum = exp_le0(&x);
+    double rest[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    for (i = full; i < k; i++)
+        rest[i - full] = z[i];
+    v4d it = V4(inv_t), off = V4(m0 * inv_t), x = ld4(rest) * it - off, sum = exp_le0(&x);
     ST4(rest, sum);
-    for (i = 0; i < full; i += 4) {
+    v4d sum2 = V4(0.0);
+    for (i = 0; i + 8 <= full; i += 8) { /* two independent chains */
+        x = ld4(z + i) * it - off;
+        v4d e = exp_le0(&x);
+        x = ld4(z + i + 4) * it - off;
+        v4d e2 = exp_le0(&x);
+        ST4(z + i, e);
+        ST4(z + i + 4, e2);
+        sum += e, sum2 += e2;
+    }
+    if (i < full) {
         x = ld4(z + i) * it - off;
         v4d e = exp_le0(&x);
         ST4(z + i, e);
-        sum += e;
+        sum2 += e;
     }
+    sum += sum2;
     v4d inv = V4(1.0 / ((sum[0] + sum[1]) + (sum[2] + sum[3])));
     for (i = 0; i < full; i += 4)
         ST4(z + i, ld4(z + i) * inv);
     ST4(rest, ld4(rest) * inv);
-    memcpy(z + full, rest, (k - full) * sizeof *z);
+    for (i = full; i < k; i++)
+        z[i] = rest[i - full];
     return top;
 }
 

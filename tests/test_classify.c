@@ -488,6 +488,15 @@ static void test_feature_hashes_describe_extraction_exactly(void **state) {
         assert_int_equal(got.row[i], want.row[i]);
         assert_int_equal(got.group[i], want.group[i]);
     }
+    /* only ASCII is lower-cased; bytes >= 0x80 and digits belong to words */
+    rr_clf_features wf = {.buckets = nb, .word_ngrams = 1, .hash_seed = seed};
+    got.n = 0;
+    rr_clf_extract(&wf, "CAF\xc3\x89\t42x", 9, collect_feature, &got);
+    assert_int_equal(got.n, 2);
+    assert_int_equal(got.row[0],
+                     bucket(rr_clf_hash_word((const unsigned char *)"caf\xc3\x89", 5, seed), nb));
+    assert_int_equal(got.row[1],
+                     bucket(rr_clf_hash_word((const unsigned char *)"42x", 3, seed), nb));
     /* another seed moves (almost) every key */
     assert_true(rr_clf_hash_word((const unsigned char *)"hi", 2, seed + 1) != hi);
     assert_true(rr_clf_hash_chars(win, 3, seed + 1) != rr_clf_hash_chars(win, 3, seed));
