@@ -13,6 +13,12 @@
 #endif
 #include <xxhash.h>
 
+/* Define RR_GROUNDING_PORTABLE to build (and test) the code other targets run. */
+#if defined(__SSE2__) && defined(__x86_64__) && !defined(RR_GROUNDING_PORTABLE)
+#include <emmintrin.h>
+#define LEX_SSE2 1
+#endif
+
 /* Distinct seeds keep the key spaces of terms and case-sensitive entities apart in the one
  * evidence table; bigram keys are mixed from two term keys. */
 #define SEED_TERM 0x243f6a8885a308d3ull
@@ -110,6 +116,11 @@ struct rr_grounding {
     uint64_t stop[STOP_BUCKETS][4];
 };
 
+typedef struct tmasks {
+    uint64_t *w, *f, *d, *u;
+    size_t words; /* covering the text, without the zero words */
+} tmasks;
+
 struct rr_grounding_scratch {
     rr_alloc a;
     pcre2_general_context *gctx;
@@ -132,6 +143,9 @@ struct rr_grounding_scratch {
     size_t capev, capwords;
     rr_grounding_claim *claims;
     size_t capclaims;
+    uint64_t *mbuf; /* the masks of the text being read (m points into it) */
+    size_t capm;
+    tmasks m;
     bool oom;
     rr_grounding_result res;
 };
@@ -153,6 +167,19 @@ static bool grow(rr_grounding_scratch *s, void **p, size_t *cap, size_t need, si
     }
     *p = q;
     *cap = n;
+    return true;
+}
+
+/* Room in s->m for the masks of a text of `len` bytes. */
+static bool masks_reserve(rr_grounding_scratch *s, size_t len) {
+    size_t words = len / 64 + 3, cap = s->capm;
+    if (words > SIZE_MAX / 4 || !grow(s, (void **)&s->mbuf, &cap, 4 * words, sizeof *s->mbuf))
+        return false;
+    s->capm = cap;
+    s->m.w = s->mbuf;
+    s->m.f = s->mbuf + words;
+    s->m.d = s->mbuf + 2 * words;
+    s->m.u = s->mbuf + 3 * words;
     return true;
 }
 
@@ -351,101 +378,49 @@ static inline bool is_word_byte(const unsigned char *p, size_t i, size_t n) {
 }
 
 /* The hash of a token is defined on its normalised bytes (ASCII lower-cased, thousands
- * commas dropped) packed little-endian into 64-bit words, zero-padded, folded in order;
- * `caps` folds words marking its capitals with 0x80. The fast path computes both from
- * whole-word loads; the byte path (non-ASCII-free numbers with separators, a token near
- * the end of the buffer, big-endian hosts) packs the same words byte by byte. */
+ * commas dropped) packed little-endian into 64-bit words, zero-padded, folded in order and
+ * finished with the length. `caps` is where its capitals are: a bit per normalised byte
+ * (positions past 64 folded in), so that with the term and the length it names the
+ * case-sensitive token. lex_at computes both from one 16-byte load; lex(), the byte path,
+ * computes the same for whatever lex_at leaves to it. */
 typedef struct lexacc {
-    uint64_t w, u, h, caps;
-    unsigned sh;
-    size_t n; /* normalised bytes */
+    uint64_t w, h, caps, cbits;
+    size_t n, chunks; /* normalised bytes; completed 64-byte chunks of caps */
 } lexacc;
 
+static inline void acc_caps(lexacc *a) {
+    a->caps = a->chunks ? fold8(a->caps, a->cbits) : a->cbits;
+    a->chunks++;
+    a->cbits = 0;
+}
+
 static inline void acc_put(lexacc *a, unsigned c, bool upper) {
-    a->w |= (uint64_t)c << a->sh;
-    a->u |= (uint64_t)(upper ? 0x80 : 0) << a->sh;
-    a->sh += 8;
+    a->w |= (uint64_t)c << (8 * (a->n & 7));
+    a->cbits |= (uint64_t)upper << (a->n & 63);
     a->n++;
-    if (a->sh == 64) {
+    if (!(a->n & 7)) {
         a->h = fold8(a->h, a->w);
-        a->caps = fold8(a->caps, a->u);
-        a->w = a->u = 0;
-        a->sh = 0;
+        a->w = 0;
     }
+    if (!(a->n & 63))
+        acc_caps(a);
 }
 
 static inline void acc_end(lexacc *a) {
-    if (a->sh) {
+    if (a->n & 7)
         a->h = fold8(a->h, a->w);
-        a->caps = fold8(a->caps, a->u);
-    }
+    if (a->n & 63)
+        acc_caps(a);
 }
 
-/* Bytes with 0x80 where x has 'A'..'Z' (exact for every byte value). */
-static inline uint64_t swar_upper(uint64_t x) {
-    const uint64_t m7 = 0x7f7f7f7f7f7f7f7full;
-    uint64_t a = (x & m7) + 0x3f3f3f3f3f3f3f3full, b = (x & m7) + 0x2525252525252525ull;
-    return a & ~b & ~x & 0x8080808080808080ull;
-}
-
-/* Tokens of up to 16 bytes (nearly all) with 16 readable bytes: two loads, no branch on
- * the length, whose outcome varies token by token and would be mispredicted. */
-static inline bool lex_short(const unsigned char *p, size_t i, size_t end, size_t avail,
-                             lexacc *a) {
-    size_t n = end - i;
-    if (n > 16 || i + 16 > avail)
-        return false;
-    uint64_t x0, x1;
-    memcpy(&x0, p + i, 8);
-    memcpy(&x1, p + i + 8, 8);
-    unsigned b0 = n >= 8 ? 64 : (unsigned)(8 * n);
-    unsigned b1 = n <= 8 ? 0 : (unsigned)(8 * (n - 8));
-    x0 &= ~0ull >> (64 - b0);
-    x1 &= b1 ? ~0ull >> (64 - b1) : 0;
-    uint64_t u0 = swar_upper(x0), u1 = swar_upper(x1);
-    uint64_t h1 = fold8(a->h, x0 | (u0 >> 2)), c1 = fold8(a->caps, u0);
-    uint64_t h2 = fold8(h1, x1 | (u1 >> 2)), c2 = fold8(c1, u1);
-    a->h = n > 8 ? h2 : h1;
-    a->caps = n > 8 ? c2 : c1;
-    a->n += n;
-    return true;
-}
-
-static void lex_words(const unsigned char *p, size_t i, size_t end, size_t avail, lexacc *a,
-                      bool upper) {
-    if (lex_short(p, i, end, avail, a))
-        return;
-    for (; i + 8 <= end; i += 8) {
-        uint64_t x;
-        memcpy(&x, p + i, 8);
-        uint64_t u = upper ? swar_upper(x) : 0;
-        a->h = fold8(a->h, x | (u >> 2));
-        a->caps = upper ? fold8(a->caps, u) : 0;
-        a->n += 8;
-    }
-    size_t r = end - i;
-    a->n += end - i;
-    if (!r)
-        return;
-    if (i + 8 <= avail) {
-        uint64_t x;
-        memcpy(&x, p + i, 8);
-        x &= ~0ull >> (64 - 8 * r);
-        uint64_t u = upper ? swar_upper(x) : 0;
-        a->h = fold8(a->h, x | (u >> 2));
-        a->caps = upper ? fold8(a->caps, u) : 0;
-        return;
-    }
-    a->n -= r;
-    for (; i < end; i++)
-        acc_put(a, p[i] | (is_upper(p[i]) ? 0x20 : 0), is_upper(p[i]));
-    acc_end(a);
-}
-
-/* The byte path: also the only one that sees '.' or ',' inside a number. */
-static size_t lex_slow(const unsigned char *p, size_t i, size_t end, lexacc *a,
-                       unsigned *seen) {
+/* Read the token that starts at p[i] (a word byte) into t: its end, class and hashes.
+ * Digits joined by '.' or ',' stay one number ("3.5", "1,000"); a thousands ',' is dropped
+ * so "1,000" and "1000" match while "3.5" and "35" stay apart. The token stops at `end`. */
+static void lex(const unsigned char *p, size_t i, size_t end, tok *t) {
+    const size_t start = i;
     const bool num = is_digit(p[i]);
+    unsigned seen = 0;
+    lexacc a = {0, SEED_TERM, 0, 0, 0, 0};
     for (; i < end; i++) {
         unsigned c = p[i], k = byte_class[c];
         if (!(k & C_WORD)) {
@@ -460,62 +435,212 @@ static size_t lex_slow(const unsigned char *p, size_t i, size_t end, lexacc *a,
                 continue;
             }
         }
-        *seen |= k;
-        acc_put(a, c | ((k & C_UPPER) << 4), k & C_UPPER);
+        seen |= k;
+        acc_put(&a, c | ((k & C_UPPER) << 4), k & C_UPPER);
     }
-    acc_end(a);
-    return i;
-}
-
-/* Read the token that starts at p[i] (a word byte) into t: its end, class and hashes.
- * Digits joined by '.' or ',' stay one number ("3.5", "1,000"); a thousands ',' is dropped
- * so "1,000" and "1000" match while "3.5" and "35" stay apart. `avail` is where the buffer
- * ends: whole-word loads may read up to it, past the token's `end`. */
-static void lex(const unsigned char *p, size_t i, size_t end,
-                size_t avail, tok *t) {
-    const size_t start = i;
-    const bool num = is_digit(p[i]);
-    unsigned seen = 0;
-    lexacc a = {0, 0, SEED_TERM, 0, 0, 0};
-    bool slow = false;
-    for (; i < end; i++) {
-        unsigned k = byte_class[p[i]];
-        if (k & C_WORD) {
-            seen |= k;
-            continue;
-        }
-        slow = ((k & C_MAYSEP) && !is_wide_sep(p, i, end)) ||
-               ((k & C_DOTCOMMA) && is_digit(p[i - 1]) && i + 1 < end && is_digit(p[i + 1]));
-        break;
-    }
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-    slow = true;
-#endif
-    if (slow) {
-        seen = 0;
-        i = lex_slow(p, start, end, &a, &seen);
-    } else if (i - start < 3 && !(seen & (C_UPPER | C_DIGIT))) {
-        /* "of", "a": neither a term nor an entity; not worth hashing. */
-        t->start = start;
-        t->end = i;
-        t->term = t->caps = 0;
-        t->n = i - start;
-        t->f = 0;
-        return;
-    } else {
-        lex_words(p, start, i, avail, &a, (seen & C_UPPER) != 0);
-    }
-    uint64_t caps = a.caps;
-    size_t n = a.n;
+    acc_end(&a);
     bool letters = seen & (C_LOWER | C_UPPER | C_HIGH);
-    bool allcaps = !(seen & (C_LOWER | C_HIGH)) && letters && n >= 2;
+    bool allcaps = !(seen & (C_LOWER | C_HIGH)) && letters && a.n >= 2;
     t->start = start;
     t->end = i;
-    t->term = mix(a.h, n);
-    t->caps = caps;
-    t->n = n;
+    t->term = mix(a.h, a.n);
+    t->caps = a.caps;
+    t->n = a.n;
     t->f = (num ? T_NUM : 0) | (is_upper(p[start]) ? T_UPPER : 0) | (allcaps ? T_ALLCAPS : 0) |
-           (!num && letters && (seen & C_DIGIT) ? T_MIXED : 0) | (n >= 3 ? T_LONG : 0);
+           (!num && letters && (seen & C_DIGIT) ? T_MIXED : 0) | (a.n >= 3 ? T_LONG : 0);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Masks of a text, one bit per byte, 64 bytes a word. They tell, without reading a word
+ * byte by byte, where each word starts and how far its plain part runs, so the words of a
+ * passage are read independently of one another and each in a few instructions.
+ *  w: bytes that belong to words as lex() reads them: ASCII letters and digits, non-ASCII
+ *     bytes other than a separating character (is_wide_sep) and its continuation bytes, and
+ *     a '.' or ',' between two digits. A word starts where a run of them does.
+ *  f: plain bytes: ASCII letters and digits.
+ *  d: digits.  u: ASCII capitals.
+ * Each array has two words more than the text needs, zero, so that a 64-bit window may be
+ * read from any byte of the text and the one after it.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct mcarry {
+    uint64_t d, cont; /* last byte a digit; continuation bytes (bits 0-1) of a separator
+                         begun in the previous block */
+} mcarry;
+
+/* The 64 bits of m from bit `at` on. */
+static inline uint64_t bits_at(const uint64_t *m, size_t at) {
+    size_t b = at >> 6;
+    unsigned o = at & 63;
+    return (m[b] >> o) | (m[b + 1] << 1 << (63 - o));
+}
+
+#ifdef LEX_SSE2
+static inline __m128i vrange(__m128i v, unsigned char lo, unsigned char hi) {
+    __m128i d = _mm_xor_si128(_mm_sub_epi8(v, _mm_set1_epi8((char)lo)), _mm_set1_epi8(-128));
+    return _mm_cmplt_epi8(d, _mm_set1_epi8((char)((hi - lo + 1) ^ 0x80)));
+}
+
+static inline uint64_t mask64(const __m128i x[4]) {
+    return (uint64_t)(unsigned)_mm_movemask_epi8(x[0]) |
+           (uint64_t)(unsigned)_mm_movemask_epi8(x[1]) << 16 |
+           (uint64_t)(unsigned)_mm_movemask_epi8(x[2]) << 32 |
+           (uint64_t)(unsigned)_mm_movemask_epi8(x[3]) << 48;
+}
+
+/* Separator leads among non-ASCII bytes: all of them (s) and the three-byte ones (s3). */
+static inline void mask_seps(const __m128i v[4], const __m128i nv[4], uint64_t *s,
+                             uint64_t *s3) {
+    __m128i c2[4], e[4];
+    for (int k = 0; k < 4; k++) {
+        __m128i n80 = _mm_cmpeq_epi8(nv[k], _mm_set1_epi8((char)0x80));
+        __m128i n81 = _mm_cmpeq_epi8(nv[k], _mm_set1_epi8((char)0x81));
+        c2[k] = _mm_cmpeq_epi8(v[k], _mm_set1_epi8((char)0xC2));
+        e[k] = _mm_or_si128(
+            _mm_and_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8((char)0xE2)), _mm_or_si128(n80, n81)),
+            _mm_and_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8((char)0xE3)), n80));
+    }
+    *s3 = mask64(e);
+    *s = mask64(c2) | *s3;
+}
+
+/* Masks of the 64 bytes at q (q[0..65) readable; q[64] is the byte after them) into word
+ * b of m. */
+static inline void mask_block(const unsigned char *q, tmasks *m, size_t b, mcarry *c) {
+    __m128i v[4], nv[4], al[4], dg[4], up[4], dc[4];
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k));
+        nv[k] = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k + 1));
+        dg[k] = vrange(v[k], '0', '9');
+        up[k] = vrange(v[k], 'A', 'Z');
+        al[k] = _mm_or_si128(vrange(_mm_or_si128(v[k], _mm_set1_epi8(0x20)), 'a', 'z'), dg[k]);
+        dc[k] = _mm_and_si128(vrange(nv[k], '0', '9'),
+                              _mm_or_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8('.')),
+                                           _mm_cmpeq_epi8(v[k], _mm_set1_epi8(','))));
+    }
+    uint64_t A = mask64(al), D = mask64(dg), H = mask64(v);
+    uint64_t W = A | (mask64(dc) & ((D << 1) | c->d)) | H, cont = c->cont;
+    c->cont = 0;
+    if (H) { /* non-ASCII text: rare in English, so a branch well predicted */
+        uint64_t S, S3;
+        mask_seps(v, nv, &S, &S3);
+        W &= ~S;
+        cont |= (S << 1) | (S3 << 2);
+        c->cont = (S >> 63) | (S3 >> 62);
+    }
+    W &= ~cont;
+    m->w[b] = W;
+    m->f[b] = A;
+    m->d[b] = D;
+    m->u[b] = mask64(up);
+    c->d = D >> 63;
+}
+#else
+/* The same masks, byte by byte. */
+static inline void mask_block_bytes(const unsigned char *q, size_t n, tmasks *m, size_t b,
+                                    mcarry *c) {
+    uint64_t W = 0, A = 0, D = 0, U = 0, cont = c->cont;
+    c->cont = 0;
+    for (size_t j = 0; j < 64 && j < n; j++) {
+        unsigned k = byte_class[q[j]];
+        uint64_t bit = 1ull << j;
+        A |= (k & (C_LOWER | C_UPPER | C_DIGIT)) ? bit : 0;
+        D |= (k & C_DIGIT) ? bit : 0;
+        U |= (k & C_UPPER) ? bit : 0;
+        bool prev_digit = j ? (D >> (j - 1)) & 1 : c->d;
+        if (k & C_MAYSEP) {
+            if (is_wide_sep(q, j, n)) {
+                uint64_t len = seq_len(q, j, n);
+                cont |= ((1ull << len) - 2) << j; /* overflow past bit 63 carried below */
+                if (j + len > 64)
+                    c->cont = ((1ull << len) - 2) >> (64 - j);
+                continue;
+            }
+            W |= bit;
+        } else if (k & C_WORD) {
+            W |= bit;
+        } else if ((k & C_DOTCOMMA) && prev_digit && j + 1 < n && is_digit(q[j + 1])) {
+            W |= bit;
+        }
+    }
+    m->w[b] = W & ~cont;
+    m->f[b] = A;
+    m->d[b] = D;
+    m->u[b] = U;
+    c->d = D >> 63;
+}
+#endif
+
+/* Masks of p[0..len) into m, whose arrays hold len / 64 + 3 words. */
+static void build_masks(const unsigned char *p, size_t len, tmasks *m) {
+    mcarry c = {0, 0};
+    size_t nb = (len + 63) / 64;
+    m->words = nb;
+    for (size_t b = 0; b < nb; b++) {
+        size_t at = 64 * b;
+#ifdef LEX_SSE2
+        if (at + 65 <= len) {
+            mask_block(p + at, m, b, &c);
+        } else {
+            unsigned char tail[96] = {0}; /* zeros: no word, no digit, no separator */
+            memcpy(tail, p + at, len - at);
+            mask_block(tail, m, b, &c);
+        }
+#else
+        mask_block_bytes(p + at, len - at, m, b, &c);
+#endif
+    }
+    for (size_t b = nb; b < nb + 2; b++)
+        m->w[b] = m->f[b] = m->d[b] = m->u[b] = 0;
+}
+
+/* The word that starts at p[s], ended at `lim` at the latest, read from its plain run: the
+ * usual word (at most 16 ASCII letters and digits, 16 bytes readable from s) in a few
+ * instructions with no branch on its length or spelling, anything else by lex(). */
+static inline void lex_at(const tmasks *m, const unsigned char *p, size_t s, size_t lim,
+                          size_t avail, tok *t) {
+#ifdef LEX_SSE2
+    static const unsigned char keep[32] = {255, 255, 255, 255, 255, 255, 255, 255,
+                                           255, 255, 255, 255, 255, 255, 255, 255};
+    size_t n = (size_t)__builtin_ctzll(~bits_at(m->f, s) | (1ull << 63));
+    size_t e = s + n;
+    /* A word byte right after the plain run (non-ASCII, or a '.' between digits) means the
+     * word goes on: lex() reads it. */
+    bool more = (m->w[e >> 6] >> (e & 63)) & 1 & (e < lim);
+    n = e < lim ? n : lim - s;
+    if (n - 1 >= 16 || more || s + 16 > avail) {
+        lex(p, s, lim, t);
+        return;
+    }
+    __m128i v = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + s)),
+                              _mm_loadu_si128((const __m128i *)(const void *)(keep + 16 - n)));
+    __m128i up = vrange(v, 'A', 'Z');
+    __m128i lo = _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+    unsigned U = (unsigned)_mm_movemask_epi8(up);
+    unsigned D = (unsigned)_mm_movemask_epi8(vrange(v, '0', '9'));
+    uint64_t h = fold8(SEED_TERM, (uint64_t)_mm_cvtsi128_si64(lo));
+    uint64_t h2 = fold8(h, (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(lo, lo)));
+    unsigned lower = ((1u << n) - 1) & ~U & ~D;
+    bool num = D & 1;
+    t->start = s;
+    t->end = s + n;
+    t->term = mix(n > 8 ? h2 : h, n);
+    t->caps = U;
+    t->n = n;
+    t->f = (num ? T_NUM : 0) | ((U & 1) ? T_UPPER : 0) | (n >= 2 && !lower && U ? T_ALLCAPS : 0) |
+           (!num && D ? T_MIXED : 0) | (n >= 3 ? T_LONG : 0);
+#else
+    (void)m;
+    (void)avail;
+    lex(p, s, lim, t);
+#endif
+}
+
+/* Where the next word may start after t, one ended before `lim`: the bytes up to the next
+ * word byte are separators the scan would skip one by one. */
+static inline size_t next_word(const tmasks *m, const tok *t, size_t lim) {
+    size_t at = t->end + (size_t)__builtin_ctzll(bits_at(m->w, t->end) | (1ull << 63));
+    return at < lim ? at : lim;
 }
 
 /* Is the token a stop word? Kept out of lex(): reading evidence needs it only rarely. */
@@ -552,7 +677,7 @@ static bool stop_build(rr_grounding *g) {
         memcpy(w, stop_words[k], n);
         w[0] = (unsigned char)(w[0] & ~0x20);
         tok t;
-        lex(w, 0, n, n, &t); /* no lex_stop: the table is being built */
+        lex(w, 0, n, &t); /* no lex_stop: the table is being built */
         longest = n > longest ? n : longest;
         bool placed = false;
         for (size_t d = 0; d < 2 && !placed; d++) {
@@ -685,8 +810,8 @@ void rr_grounding_scratch_free(rr_grounding_scratch *s) {
     pcre2_general_context_free(s->gctx);
     gt_free(s, &s->ak);
     gt_free(s, &s->ids);
-    void *bufs[] = {s->bits, s->cites, s->items, s->ci,     s->refs,
-                    s->cnt,  s->touched, s->cmask, s->claims};
+    void *bufs[] = {s->bits, s->cites,   s->items, s->ci,     s->refs,
+                    s->cnt,  s->touched, s->cmask, s->claims, s->mbuf};
     for (size_t i = 0; i < RR_ARRAY_LEN(bufs); i++)
         rr_free(&s->a, bufs[i]);
     rr_alloc a = s->a;
@@ -703,6 +828,16 @@ const rr_grounding_result *rr_grounding_result_of(const rr_grounding_scratch *s)
  * answer's keys costs less than indexing every passage, and memory follows the answer.
  * ------------------------------------------------------------------------------------- */
 
+/* Where the words of block b start that can matter to the answer: those that may be an
+ * entity (a capital or a digit in the first two bytes) or a term (a number, or 3 bytes and
+ * more). The rest ("a", "of") are neither, whatever they spell. */
+static inline uint64_t ev_starts(const tmasks *m, size_t b) {
+    uint64_t w = m->w[b], starts = w & ~((w << 1) | (b ? m->w[b - 1] >> 63 : 0));
+    uint64_t w1 = (w >> 1) | (m->w[b + 1] << 63), w2 = (w >> 2) | (m->w[b + 1] << 62);
+    uint64_t d1 = (m->d[b] >> 1) | (m->d[b + 1] << 63);
+    return starts & (m->u[b] | m->d[b] | d1 | (w1 & w2));
+}
+
 static inline void ev_mark(rr_grounding_scratch *s, uint64_t key, size_t e) {
     const gslot *sl = gt_find(&s->ak, key);
     if (sl)
@@ -714,16 +849,14 @@ static inline void ev_mark(rr_grounding_scratch *s, uint64_t key, size_t e) {
 static void ev_scan_one(const rr_grounding *g, rr_grounding_scratch *s, const char *text,
                         size_t len, size_t e) {
     const unsigned char *p = (const unsigned char *)text;
+    const tmasks *m = &s->m;
+    build_masks(p, len, &s->m);
     uint64_t prev = 0;
     bool have_prev = false;
-    for (size_t i = 0; i < len;) {
-        if (!is_word_byte(p, i, len)) {
-            i += seq_len(p, i, len);
-            continue;
-        }
+    for (size_t b = 0; b < m->words; b++)
+    for (uint64_t bits = ev_starts(m, b); bits; bits &= bits - 1) {
         tok t;
-        lex(p, i, len, len, &t);
-        i = t.end;
+        lex_at(m, p, 64 * b + (size_t)__builtin_ctzll(bits), len, len, &t);
         if (t.f & (T_UPPER | T_MIXED))
             ev_mark(s, ent_key(&t), e);
         if (!(t.f & (T_NUM | T_LONG)))
@@ -754,6 +887,11 @@ static int ev_scan(const rr_grounding *g, rr_grounding_scratch *s, const rr_evid
     memset(s->bits, 0, n * sizeof *s->bits);
     if (s->nkeys == 0)
         return RR_OK;
+    size_t longest = 0;
+    for (size_t e = 0; e < nev; e++)
+        longest = ev[e].len > longest ? ev[e].len : longest;
+    if (!masks_reserve(s, longest))
+        return RR_ENOMEM;
     for (size_t e = 0; e < nev; e++)
         ev_scan_one(g, s, ev[e].text, ev[e].len, e);
     return RR_OK;
@@ -1089,16 +1227,62 @@ typedef struct run {
     uint32_t segno; /* sentences collected so far */
 } run;
 
-/* Formats straight into the verdict: one printf per finding, none once the verdict is full. */
-#define FINDING(r, code, a, b, ...)                                                          \
-    do {                                                                                   \
-        if ((r)->v && (r)->rc == RR_OK) {                                                  \
-            int rc_ = rr_verdict_add((r)->v, (r)->g->name, code, "", NULL, 0, NULL, 0,      \
-                                     (int64_t)(a), (int64_t)(b), __VA_ARGS__);             \
-            if (rc_ != RR_OK)                                                              \
-                (r)->rc = rc_;                                                             \
-        }                                                                                  \
-    } while (0)
+/* Messages are assembled by hand: printf's generality was a tenth of a check's time. */
+typedef struct msg {
+    char b[192];
+    size_t n;
+} msg;
+
+static void msg_str(msg *m, const char *t) {
+    size_t k = strlen(t);
+    k = k < sizeof m->b - m->n ? k : sizeof m->b - m->n;
+    memcpy(m->b + m->n, t, k);
+    m->n += k;
+}
+
+static void msg_uint(msg *m, uint64_t x) {
+    char d[20];
+    size_t k = 0;
+    do
+        d[k++] = (char)('0' + x % 10);
+    while ((x /= 10) && k < sizeof d);
+    while (k && m->n < sizeof m->b)
+        m->b[m->n++] = d[--k];
+}
+
+/* "%.2f" of x. For x in [0, 1] from its nearest hundredths, unless x * 100 lies so near a
+ * half that its rounding error could decide which (then, and outside [0, 1], printf). */
+static void msg_fix2(msg *m, double x) {
+    double y = x * 100.0, f = y - floor(y);
+    if (x >= 0.0 && x <= 1.0 && !signbit(x) && fabs(f - 0.5) > 1e-9 && sizeof m->b - m->n >= 4) {
+        unsigned k = (unsigned)floor(y) + (f > 0.5);
+        char *o = m->b + m->n;
+        o[0] = (char)('0' + k / 100);
+        o[1] = '.';
+        o[2] = (char)('0' + k / 10 % 10);
+        o[3] = (char)('0' + k % 10);
+        m->n += 4;
+        return;
+    }
+    char t[32];
+    snprintf(t, sizeof t, "%.2f", x);
+    msg_str(m, t);
+}
+
+/* Record a finding whose message m holds; none formatted once the verdict is full. */
+static void finding(run *r, const char *code, size_t a, size_t b, msg *m) {
+    if (!r->v || r->rc != RR_OK)
+        return;
+    int rc = rr_verdict_add_raw(r->v, r->g->name, code, "", NULL, 0, NULL, 0, (int64_t)a,
+                                (int64_t)b, m->b, m->n);
+    if (rc != RR_OK)
+        r->rc = rc;
+}
+
+/* Whether a finding would be stored: when not, the message is left empty. */
+static bool finding_kept(const run *r) {
+    return r->v && r->rc == RR_OK && r->v->nfindings < r->v->max_findings;
+}
 
 /* Count the segment's citations, report ids naming no passage; *c1 gets the end of its
  * citations. Returns whether one names a given passage. */
@@ -1116,8 +1300,13 @@ static bool seg_citations(run *r, const seg *sg, size_t *c1) {
                 continue;
             }
             s->res.unknown_citations++;
-            FINDING(r, "citation_unknown_id", it->start, it->end,
-                    "citation names no evidence passage given (%zu given)", r->nev);
+            msg m = {.n = 0};
+            if (finding_kept(r)) {
+                msg_str(&m, "citation names no evidence passage given (");
+                msg_uint(&m, r->nev);
+                msg_str(&m, " given)");
+            }
+            finding(r, "citation_unknown_id", it->start, it->end, &m);
         }
     }
     *c1 = c;
@@ -1179,9 +1368,9 @@ static void seg_items(run *r, const seg *sg) {
             continue;
         }
         tok t;
-        lex(p, i, lim, r->len, &t);
+        lex_at(&s->m, p, i, lim, r->len, &t);
         lex_stop(r->g, &t);
-        i = t.end;
+        i = next_word(&s->m, &t, lim);
         bool ent = !(t.f & T_NUM) && ((t.f & (T_MIXED | T_ALLCAPS)) ||
                                       ((t.f & T_UPPER) && !first && !(t.f & T_STOP) &&
                                                        t.end - t.start >= 2));
@@ -1230,15 +1419,22 @@ static const uint64_t *ev_bits(const rr_grounding_scratch *s, uint64_t key) {
 }
 
 static void fact_missing(run *r, const claim_item *it, size_t nclaim) {
-    if (it->kind & K_NUM) {
+    bool num = it->kind & K_NUM;
+    if (!(it->kind & (K_NUM | K_ENT)))
+        return;
+    if (num)
         r->s->res.unknown_numbers++;
-        FINDING(r, "number_not_in_evidence", it->start, it->end,
-                "claim %zu: number appears in no evidence passage", nclaim);
-    } else if (it->kind & K_ENT) {
+    else
         r->s->res.unknown_entities++;
-        FINDING(r, "entity_not_in_evidence", it->start, it->end,
-                "claim %zu: name appears in no evidence passage", nclaim);
+    msg m = {.n = 0};
+    if (finding_kept(r)) {
+        msg_str(&m, "claim ");
+        msg_uint(&m, nclaim);
+        msg_str(&m, num ? ": number appears in no evidence passage"
+                        : ": name appears in no evidence passage");
     }
+    finding(r, num ? "number_not_in_evidence" : "entity_not_in_evidence", it->start, it->end,
+            &m);
 }
 
 /* Uncited claim: count hits per passage, then keep the passage that supports it best
@@ -1356,13 +1552,34 @@ static void claim_judge(run *r, size_t n) {
         s->res.cited_claims++;
     if (cfg->claim_support_min > 0 && cl->support < cfg->claim_support_min)
         r->any_below_claim_min = true;
-    if (cl->support < cfg->support_min)
-        FINDING(r, "unsupported_claim", cl->start, cl->end,
-                "claim %zu: support %.2f below %.2f (%u terms, %u of %u facts found)", n + 1,
-                cl->support, cfg->support_min, cl->terms, cl->facts_found, cl->facts);
-    if (cfg->require_citations && !cl->cited)
-        FINDING(r, "uncited_claim", cl->start, cl->end,
-                "claim %zu cites no evidence passage given", n + 1);
+    if (cl->support < cfg->support_min) {
+        msg m = {.n = 0};
+        if (finding_kept(r)) {
+            msg_str(&m, "claim ");
+            msg_uint(&m, n + 1);
+            msg_str(&m, ": support ");
+            msg_fix2(&m, cl->support);
+            msg_str(&m, " below ");
+            msg_fix2(&m, cfg->support_min);
+            msg_str(&m, " (");
+            msg_uint(&m, cl->terms);
+            msg_str(&m, " terms, ");
+            msg_uint(&m, cl->facts_found);
+            msg_str(&m, " of ");
+            msg_uint(&m, cl->facts);
+            msg_str(&m, " facts found)");
+        }
+        finding(r, "unsupported_claim", cl->start, cl->end, &m);
+    }
+    if (cfg->require_citations && !cl->cited) {
+        msg m = {.n = 0};
+        if (finding_kept(r)) {
+            msg_str(&m, "claim ");
+            msg_uint(&m, n + 1);
+            msg_str(&m, " cites no evidence passage given");
+        }
+        finding(r, "uncited_claim", cl->start, cl->end, &m);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -1408,6 +1625,9 @@ static void collect(run *r) {
     gt_clear(&s->ak);
     s->nkeys = s->nci = 0;
     s->words = (r->nev + 63) / 64;
+    if (!masks_reserve(s, r->len))
+        return;
+    build_masks(r->p, r->len, &s->m);
     size_t ci = 0;
     for (size_t pos = 0; pos < r->len && r->rc == RR_OK && !s->oom;) {
         seg sg;
