@@ -25,6 +25,9 @@
 #define SEED_ENT 0x13198a2e03707344ull
 #define SEED_ID 0xa4093822299f31d0ull
 
+/* '\n', '!', '.', '?': the bytes that can end a sentence, as a mask over 0..63. */
+#define SEG_BYTES ((1ull << '\n') | (1ull << '!') | (1ull << '.') | (1ull << '?'))
+
 #define MAX_CITE_BYTES 256 /* a "[...]" longer than this is prose, not a citation */
 #define MAX_CITE_ITEMS 32
 #define STOP_BUCKETS 256 /* power of two; x4 slots > 4 x the number of stop words */
@@ -54,7 +57,7 @@ static const char *const stop_words[] = {
 };
 
 /* Lower-case words that a '.' follows without ending the sentence. */
-static const char *const abbrevs[] = {
+static const char abbrevs[][8] = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "inc", "ltd", "co", "corp", "no",
     "nos", "approx", "cf", "al", "fig", "figs", "dept", "est", "gen", "col", "lt", "sgt",
     "capt", "rev", "gov", "sen", "rep", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
@@ -117,7 +120,7 @@ struct rr_grounding {
 };
 
 typedef struct tmasks {
-    uint64_t *w, *f, *d, *u;
+    uint64_t *w, *f, *d, *u, *t;
     size_t words; /* covering the text, without the zero words */
 } tmasks;
 
@@ -173,13 +176,14 @@ static bool grow(rr_grounding_scratch *s, void **p, size_t *cap, size_t need, si
 /* Room in s->m for the masks of a text of `len` bytes. */
 static bool masks_reserve(rr_grounding_scratch *s, size_t len) {
     size_t words = len / 64 + 3, cap = s->capm;
-    if (words > SIZE_MAX / 4 || !grow(s, (void **)&s->mbuf, &cap, 4 * words, sizeof *s->mbuf))
+    if (words > SIZE_MAX / 5 || !grow(s, (void **)&s->mbuf, &cap, 5 * words, sizeof *s->mbuf))
         return false;
     s->capm = cap;
     s->m.w = s->mbuf;
     s->m.f = s->mbuf + words;
     s->m.d = s->mbuf + 2 * words;
     s->m.u = s->mbuf + 3 * words;
+    s->m.t = s->mbuf + 4 * words;
     return true;
 }
 
@@ -195,7 +199,7 @@ static void gt_clear(gtable *t) {
 static inline uint64_t gt_tag(const gtable *t, uint64_t key) { return (key & ~GEN_MASK) | t->gen; }
 static inline size_t gt_home(uint64_t tag, size_t cap) { return (size_t)(tag >> 16) & (cap - 1); }
 
-static gslot *gt_find(const gtable *t, uint64_t key) {
+static inline gslot *gt_find(const gtable *t, uint64_t key) {
     if (!t->cap)
         return NULL;
     uint64_t tag = gt_tag(t, key);
@@ -305,6 +309,10 @@ static inline uint64_t mix(uint64_t a, uint64_t b) {
 
 static inline uint64_t bigram_key(uint64_t a, uint64_t b) { return mix(a, b); }
 
+/* Brings the well-mixed high bits of a fold8 product down to the low ones, which pick
+ * table slots. */
+static inline uint64_t term_key(uint64_t h) { return h ^ (h >> 32); }
+
 typedef struct tok {
     size_t start, end;
     uint64_t term;  /* hash of the ASCII-lower-cased token (thousands separators dropped) */
@@ -378,8 +386,9 @@ static inline bool is_word_byte(const unsigned char *p, size_t i, size_t n) {
 }
 
 /* The hash of a token is defined on its normalised bytes (ASCII lower-cased, thousands
- * commas dropped) packed little-endian into 64-bit words, zero-padded, folded in order and
- * finished with the length. `caps` is where its capitals are: a bit per normalised byte
+ * commas dropped) packed little-endian into 64-bit words, zero-padded (words hold no zero
+ * byte, so the padding marks the length), folded in order and finished by term_key: a
+ * bijection of the one word of a token of up to 8 bytes, so those never collide. `caps` is where its capitals are: a bit per normalised byte
  * (positions past 64 folded in), so that with the term and the length it names the
  * case-sensitive token. lex_at computes both from one 16-byte load; lex(), the byte path,
  * computes the same for whatever lex_at leaves to it. */
@@ -443,7 +452,7 @@ static void lex(const unsigned char *p, size_t i, size_t end, tok *t) {
     bool allcaps = !(seen & (C_LOWER | C_HIGH)) && letters && a.n >= 2;
     t->start = start;
     t->end = i;
-    t->term = mix(a.h, a.n);
+    t->term = term_key(a.h);
     t->caps = a.caps;
     t->n = a.n;
     t->f = (num ? T_NUM : 0) | (is_upper(p[start]) ? T_UPPER : 0) | (allcaps ? T_ALLCAPS : 0) |
@@ -459,6 +468,7 @@ static void lex(const unsigned char *p, size_t i, size_t end, tok *t) {
  *     a '.' or ',' between two digits. A word starts where a run of them does.
  *  f: plain bytes: ASCII letters and digits.
  *  d: digits.  u: ASCII capitals.
+ *  t: bytes that may end a sentence ('\n', '!', '.', '?'); the answer's only.
  * Each array has two words more than the text needs, zero, so that a 64-bit window may be
  * read from any byte of the text and the one after it.
  * ------------------------------------------------------------------------------------- */
@@ -473,6 +483,18 @@ static inline uint64_t bits_at(const uint64_t *m, size_t at) {
     size_t b = at >> 6;
     unsigned o = at & 63;
     return (m[b] >> o) | (m[b + 1] << 1 << (63 - o));
+}
+
+/* The first bit of m set in [from, lim), or lim. */
+static inline size_t next_set(const uint64_t *m, size_t from, size_t lim) {
+    for (; from < lim; from += 64) {
+        uint64_t b = bits_at(m, from);
+        if (b) {
+            size_t at = from + (size_t)__builtin_ctzll(b);
+            return at < lim ? at : lim;
+        }
+    }
+    return lim;
 }
 
 #ifdef LEX_SSE2
@@ -506,7 +528,8 @@ static inline void mask_seps(const __m128i v[4], const __m128i nv[4], uint64_t *
 
 /* Masks of the 64 bytes at q (q[0..65) readable; q[64] is the byte after them) into word
  * b of m. */
-static inline void mask_block(const unsigned char *q, tmasks *m, size_t b, mcarry *c) {
+static inline void mask_block(const unsigned char *q, tmasks *m, size_t b, mcarry *c,
+                              bool seg) {
     __m128i v[4], nv[4], al[4], dg[4], up[4], dc[4];
     for (int k = 0; k < 4; k++) {
         v[k] = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k));
@@ -534,12 +557,21 @@ static inline void mask_block(const unsigned char *q, tmasks *m, size_t b, mcarr
     m->d[b] = D;
     m->u[b] = mask64(up);
     c->d = D >> 63;
+    if (seg) {
+        __m128i e[4];
+        for (int k = 0; k < 4; k++)
+            e[k] = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8('\n')),
+                                             _mm_cmpeq_epi8(v[k], _mm_set1_epi8('!'))),
+                                _mm_or_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8('.')),
+                                             _mm_cmpeq_epi8(v[k], _mm_set1_epi8('?'))));
+        m->t[b] = mask64(e);
+    }
 }
 #else
 /* The same masks, byte by byte. */
 static inline void mask_block_bytes(const unsigned char *q, size_t n, tmasks *m, size_t b,
-                                    mcarry *c) {
-    uint64_t W = 0, A = 0, D = 0, U = 0, cont = c->cont;
+                                    mcarry *c, bool seg) {
+    uint64_t W = 0, A = 0, D = 0, U = 0, T = 0, cont = c->cont;
     c->cont = 0;
     for (size_t j = 0; j < 64 && j < n; j++) {
         unsigned k = byte_class[q[j]];
@@ -547,6 +579,7 @@ static inline void mask_block_bytes(const unsigned char *q, size_t n, tmasks *m,
         A |= (k & (C_LOWER | C_UPPER | C_DIGIT)) ? bit : 0;
         D |= (k & C_DIGIT) ? bit : 0;
         U |= (k & C_UPPER) ? bit : 0;
+        T |= q[j] < 64 && (SEG_BYTES >> q[j] & 1) ? bit : 0;
         bool prev_digit = j ? (D >> (j - 1)) & 1 : c->d;
         if (k & C_MAYSEP) {
             if (is_wide_sep(q, j, n)) {
@@ -567,12 +600,14 @@ static inline void mask_block_bytes(const unsigned char *q, size_t n, tmasks *m,
     m->f[b] = A;
     m->d[b] = D;
     m->u[b] = U;
+    if (seg)
+        m->t[b] = T;
     c->d = D >> 63;
 }
 #endif
 
-/* Masks of p[0..len) into m, whose arrays hold len / 64 + 3 words. */
-static void build_masks(const unsigned char *p, size_t len, tmasks *m) {
+/* Masks of p[0..len) into m, whose arrays hold len / 64 + 3 words; m->t only if `seg`. */
+static void build_masks(const unsigned char *p, size_t len, tmasks *m, bool seg) {
     mcarry c = {0, 0};
     size_t nb = (len + 63) / 64;
     m->words = nb;
@@ -580,25 +615,26 @@ static void build_masks(const unsigned char *p, size_t len, tmasks *m) {
         size_t at = 64 * b;
 #ifdef LEX_SSE2
         if (at + 65 <= len) {
-            mask_block(p + at, m, b, &c);
+            mask_block(p + at, m, b, &c, seg);
         } else {
             unsigned char tail[96] = {0}; /* zeros: no word, no digit, no separator */
             memcpy(tail, p + at, len - at);
-            mask_block(tail, m, b, &c);
+            mask_block(tail, m, b, &c, seg);
         }
 #else
-        mask_block_bytes(p + at, len - at, m, b, &c);
+        mask_block_bytes(p + at, len - at, m, b, &c, seg);
 #endif
     }
     for (size_t b = nb; b < nb + 2; b++)
-        m->w[b] = m->f[b] = m->d[b] = m->u[b] = 0;
+        m->w[b] = m->f[b] = m->d[b] = m->u[b] = m->t[b] = 0;
 }
 
 /* The word that starts at p[s], ended at `lim` at the latest, read from its plain run: the
  * usual word (at most 16 ASCII letters and digits, 16 bytes readable from s) in a few
- * instructions with no branch on its length or spelling, anything else by lex(). */
+ * instructions with no branch on its length or spelling, anything else by lex(). Without
+ * `full`, T_ALLCAPS is left out (reading evidence does not need it). */
 static inline void lex_at(const tmasks *m, const unsigned char *p, size_t s, size_t lim,
-                          size_t avail, tok *t) {
+                          size_t avail, bool full, tok *t) {
 #ifdef LEX_SSE2
     static const unsigned char keep[32] = {255, 255, 255, 255, 255, 255, 255, 255,
                                            255, 255, 255, 255, 255, 255, 255, 255};
@@ -620,18 +656,20 @@ static inline void lex_at(const tmasks *m, const unsigned char *p, size_t s, siz
     unsigned D = (unsigned)_mm_movemask_epi8(vrange(v, '0', '9'));
     uint64_t h = fold8(SEED_TERM, (uint64_t)_mm_cvtsi128_si64(lo));
     uint64_t h2 = fold8(h, (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(lo, lo)));
-    unsigned lower = ((1u << n) - 1) & ~U & ~D;
-    bool num = D & 1;
+    unsigned num = D & 1, f = num * T_NUM | (U & 1) * T_UPPER | (unsigned)(n >= 3) * T_LONG;
+    f |= (unsigned)(!num & (D != 0)) * T_MIXED;
+    if (full) /* all capitals: no lower-case letter (a plain word's letters are A-Z, a-z) */
+        f |= (unsigned)((n >= 2) & (U != 0) & !(((1u << n) - 1) & ~U & ~D)) * T_ALLCAPS;
     t->start = s;
     t->end = s + n;
-    t->term = mix(n > 8 ? h2 : h, n);
+    t->term = term_key(n > 8 ? h2 : h);
     t->caps = U;
     t->n = n;
-    t->f = (num ? T_NUM : 0) | ((U & 1) ? T_UPPER : 0) | (n >= 2 && !lower && U ? T_ALLCAPS : 0) |
-           (!num && D ? T_MIXED : 0) | (n >= 3 ? T_LONG : 0);
+    t->f = f;
 #else
     (void)m;
     (void)avail;
+    (void)full;
     lex(p, s, lim, t);
 #endif
 }
@@ -850,13 +888,13 @@ static void ev_scan_one(const rr_grounding *g, rr_grounding_scratch *s, const ch
                         size_t len, size_t e) {
     const unsigned char *p = (const unsigned char *)text;
     const tmasks *m = &s->m;
-    build_masks(p, len, &s->m);
+    build_masks(p, len, &s->m, false);
     uint64_t prev = 0;
     bool have_prev = false;
     for (size_t b = 0; b < m->words; b++)
     for (uint64_t bits = ev_starts(m, b); bits; bits &= bits - 1) {
         tok t;
-        lex_at(m, p, 64 * b + (size_t)__builtin_ctzll(bits), len, len, &t);
+        lex_at(m, p, 64 * b + (size_t)__builtin_ctzll(bits), len, len, false, &t);
         if (t.f & (T_UPPER | T_MIXED))
             ev_mark(s, ent_key(&t), e);
         if (!(t.f & (T_NUM | T_LONG)))
@@ -1101,13 +1139,18 @@ static bool is_abbrev(const unsigned char *p, size_t dot, size_t start) {
         return true;
     if (n > 6)
         return false;
-    char w[8];
+    /* Compared as zero-padded 8-byte words: no strlen, no memcmp per entry. */
+    unsigned char w[8] = {0};
     for (size_t i = 0; i < n; i++)
-        w[i] = (char)(p[a + i] | 0x20);
-    for (size_t k = 0; k < RR_ARRAY_LEN(abbrevs); k++)
-        if (strlen(abbrevs[k]) == n && memcmp(abbrevs[k], w, n) == 0)
-            return true;
-    return false;
+        w[i] = p[a + i] | 0x20;
+    uint64_t x, y;
+    memcpy(&x, w, 8);
+    bool hit = false;
+    for (size_t k = 0; k < RR_ARRAY_LEN(abbrevs); k++) {
+        memcpy(&y, abbrevs[k], 8);
+        hit |= x == y;
+    }
+    return hit;
 }
 
 /* Skip closing quotes and parentheses after a terminator. */
@@ -1165,8 +1208,6 @@ static bool ends_sentence(const rr_grounding_scratch *s, const unsigned char *p,
     return !(k < len && p[k] >= 'a' && p[k] <= 'z');
 }
 
-/* '\n', '!', '.', '?': the bytes that can end a sentence, as a mask over 0..63. */
-#define SEG_BYTES ((1ull << '\n') | (1ull << '!') | (1ull << '.') | (1ull << '?'))
 
 static inline size_t cite_start(const rr_grounding_scratch *s, size_t c) {
     return c < s->ncites ? s->cites[c].start : SIZE_MAX;
@@ -1186,8 +1227,7 @@ static void next_seg(const rr_grounding_scratch *s, const unsigned char *p, size
             continue;
         }
         size_t lim = nc < len ? nc : len;
-        while (i < lim && !(p[i] < 64 && (SEG_BYTES >> p[i] & 1)))
-            i++;
+        i = next_set(s->m.t, i, lim);
         if (i == lim)
             continue;
         if (p[i] == '\n') {
@@ -1300,7 +1340,8 @@ static bool seg_citations(run *r, const seg *sg, size_t *c1) {
                 continue;
             }
             s->res.unknown_citations++;
-            msg m = {.n = 0};
+            msg m;
+            m.n = 0;
             if (finding_kept(r)) {
                 msg_str(&m, "citation names no evidence passage given (");
                 msg_uint(&m, r->nev);
@@ -1368,7 +1409,7 @@ static void seg_items(run *r, const seg *sg) {
             continue;
         }
         tok t;
-        lex_at(&s->m, p, i, lim, r->len, &t);
+        lex_at(&s->m, p, i, lim, r->len, true, &t);
         lex_stop(r->g, &t);
         i = next_word(&s->m, &t, lim);
         bool ent = !(t.f & T_NUM) && ((t.f & (T_MIXED | T_ALLCAPS)) ||
@@ -1426,7 +1467,8 @@ static void fact_missing(run *r, const claim_item *it, size_t nclaim) {
         r->s->res.unknown_numbers++;
     else
         r->s->res.unknown_entities++;
-    msg m = {.n = 0};
+    msg m;
+    m.n = 0;
     if (finding_kept(r)) {
         msg_str(&m, "claim ");
         msg_uint(&m, nclaim);
@@ -1553,7 +1595,8 @@ static void claim_judge(run *r, size_t n) {
     if (cfg->claim_support_min > 0 && cl->support < cfg->claim_support_min)
         r->any_below_claim_min = true;
     if (cl->support < cfg->support_min) {
-        msg m = {.n = 0};
+        msg m;
+        m.n = 0;
         if (finding_kept(r)) {
             msg_str(&m, "claim ");
             msg_uint(&m, n + 1);
@@ -1572,7 +1615,8 @@ static void claim_judge(run *r, size_t n) {
         finding(r, "unsupported_claim", cl->start, cl->end, &m);
     }
     if (cfg->require_citations && !cl->cited) {
-        msg m = {.n = 0};
+        msg m;
+        m.n = 0;
         if (finding_kept(r)) {
             msg_str(&m, "claim ");
             msg_uint(&m, n + 1);
@@ -1627,7 +1671,7 @@ static void collect(run *r) {
     s->words = (r->nev + 63) / 64;
     if (!masks_reserve(s, r->len))
         return;
-    build_masks(r->p, r->len, &s->m);
+    build_masks(r->p, r->len, &s->m, true);
     size_t ci = 0;
     for (size_t pos = 0; pos < r->len && r->rc == RR_OK && !s->oom;) {
         seg sg;
