@@ -177,13 +177,13 @@ rr_classifier *rr_classifier_alloc(const rr_alloc *a);
 int rr_classifier_prepare(rr_classifier *m);
 /* Forces kernels: "avx2", "sse2" or "c"; RR_EINVAL if unknown or not runnable here. All
  * give bit-identical results (integer sums, then the same floating-point operations in the
- * same order), which tests check. */
+ * same order), which tests check. Changes the model: not while another thread predicts. */
 int rr_classifier_use_kernel(rr_classifier *m, const char *name);
 /* The name of the kernels in use. */
 const char *rr_classifier_kernel(const rr_classifier *m);
-/* The feature hashes (for tests): a character n-gram of the last n bytes of `window` (the
- * latest lowest), a word's bytes, a pair of word hashes for a bigram. The bucket is
- * (hash >> 32) * buckets >> 32. */
+/* The feature hashes (for tests and other implementations): a character n-gram of the
+ * last n bytes of `window` (the latest lowest), a word's bytes (ASCII lower-cased), a pair
+ * of word hashes for a bigram. The bucket is (hash >> 32) * buckets >> 32. */
 uint64_t rr_clf_hash_chars(uint64_t window, uint32_t n, uint64_t seed);
 uint64_t rr_clf_hash_word(const unsigned char *p, size_t n, uint64_t seed);
 uint64_t rr_clf_hash_pair(uint64_t first, uint64_t second);
