@@ -596,6 +596,112 @@ static const char ticket_schema[] =
     "\"org\",\"product\"]},\"value\":{\"type\":\"string\",\"minLength\":1,\"pattern\":\"\\\\S\"}}}}"
     "}}";
 
+typedef struct agree_case {
+    const char *schema, *instance;
+    int valid;
+} agree_case;
+
+/* Each case takes a different branch of the yes/no first pass (leaves settled inline,
+ * keywords handed to the full evaluator, unevaluated*, large "properties"). */
+static const agree_case agree_cases[] = {
+    {"{\"type\":\"integer\"}", "1.0", 1},
+    {"{\"type\":\"integer\"}", "1.5", 0},
+    {"{\"properties\":{\"a\":false}}", "{\"a\":1}", 0},
+    {"{\"properties\":{\"a\":false}}", "{\"b\":1}", 1},
+    {"{\"additionalProperties\":{\"type\":\"string\"}}", "{\"x\":\"s\"}", 1},
+    {"{\"additionalProperties\":{\"type\":\"string\"}}", "{\"x\":1}", 0},
+    {"{\"required\":[\"a\"],\"properties\":{\"a\":true}}", "{}", 0},
+    {"{\"required\":[\"a\"],\"properties\":{\"a\":true}}", "{\"a\":null}", 1},
+    {"{\"minLength\":2}", "\"\xc3\xa9\"", 0},
+    {"{\"minLength\":2}", "\"\xc3\xa9\xc3\xa9\"", 1},
+    {"{\"maxLength\":1}", "\"\xc3\xa9\"", 1},
+    {"{\"maxLength\":1}", "\"ab\"", 0},
+    {"{\"enum\":[\"a\",1]}", "1.0", 1},
+    {"{\"enum\":[\"abcdefghij\"]}", "\"abcdefghij\"", 1},
+    {"{\"enum\":[\"abcdefghij\"]}", "\"abcdefghiX\"", 0},
+    {"{\"items\":{\"$ref\":\"#/$defs/p\"},\"$defs\":{\"p\":{\"type\":\"string\"}}}", "[\"a\"]", 1},
+    {"{\"items\":{\"$ref\":\"#/$defs/p\"},\"$defs\":{\"p\":{\"type\":\"string\"}}}", "[1]", 0},
+    {"{\"prefixItems\":[{\"type\":\"string\"}],\"items\":{\"type\":\"integer\"}}", "[\"a\",1]", 1},
+    {"{\"prefixItems\":[{\"type\":\"string\"}],\"items\":{\"type\":\"integer\"}}", "[\"a\",\"b\"]",
+     0},
+    {"{\"properties\":{\"a\":{\"type\":\"integer\"}},\"unevaluatedProperties\":false}",
+     "{\"a\":1}", 1},
+    {"{\"properties\":{\"a\":{\"type\":\"integer\"}},\"unevaluatedProperties\":false}",
+     "{\"a\":1,\"b\":2}", 0},
+    {"{\"items\":{\"properties\":{\"x\":{\"const\":1}}}}", "[{\"x\":1}]", 1},
+    {"{\"items\":{\"properties\":{\"x\":{\"const\":1}}}}", "[{\"x\":2}]", 0},
+    {"{\"patternProperties\":{\"^a\":{\"type\":\"integer\"}},\"additionalProperties\":false}",
+     "{\"ab\":1}", 1},
+    {"{\"patternProperties\":{\"^a\":{\"type\":\"integer\"}},\"additionalProperties\":false}",
+     "{\"b\":1}", 0},
+    {"{\"type\":\"string\",\"pattern\":\"^a\",\"minLength\":1}", "\"ab\"", 1},
+    {"{\"type\":\"string\",\"pattern\":\"^a\",\"minLength\":1}", "\"ba\"", 0},
+};
+
+static void expect_agreement(const rr_schema *s, const char *inst, int valid) {
+    json_t *j = json_loads(inst, JSON_DECODE_ANY, NULL);
+    assert_non_null(j);
+    rr_verdict *v = verdict();
+    assert_int_equal(rr_schema_validate_json(s, j, v, "schema", NULL), RR_OK);
+    if (rr_verdict_passed(v) != valid)
+        fail_msg("%s: expected %s", inst, valid ? "valid" : "invalid");
+    assert_int_equal(rr_verdict_finding_count(v) == 0, valid);
+    assert_int_equal(rr_verdict_json(v, NULL) != NULL, 1);
+    assert_int_equal(rr_schema_check_json(s, j, v), valid);
+    rr_verdict_free(v);
+    json_decref(j);
+}
+
+static void test_first_pass_and_full_evaluation_agree(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof agree_cases / sizeof agree_cases[0]; i++) {
+        rr_schema *s = compile(agree_cases[i].schema);
+        expect_agreement(s, agree_cases[i].instance, agree_cases[i].valid);
+        rr_schema_free(s);
+    }
+    /* more than 64 properties: looked up through the XXH3 index, "required" not folded */
+    char schema[4096] = "{\"required\":[\"p69\"],\"properties\":{";
+    for (int i = 0; i < 70; i++)
+        snprintf(schema + strlen(schema), sizeof schema - strlen(schema),
+                 "%s\"p%d\":{\"type\":\"integer\"}", i ? "," : "", i);
+    strcat(schema, "}}");
+    rr_schema *s = compile(schema);
+    expect_agreement(s, "{\"p69\":1,\"p3\":2,\"other\":\"x\"}", 1);
+    expect_agreement(s, "{\"p69\":\"x\"}", 0);
+    expect_agreement(s, "{\"p3\":1}", 0);
+    rr_schema_free(s);
+}
+
+/* An instance nested N arrays deep under {"items": {"$ref": "#"}}. */
+static json_t *nested_arrays(int n) {
+    json_t *j = json_array();
+    for (int i = 1; i < n; i++) {
+        json_t *outer = json_array();
+        json_array_append_new(outer, j);
+        j = outer;
+    }
+    return j;
+}
+
+static void test_valid_but_too_deep_evaluation_is_an_error_on_every_path(void **state) {
+    (void)state;
+    rr_schema *s = compile("{\"items\":{\"$ref\":\"#\"}}");
+    rr_verdict *v = verdict();
+    json_t *shallow = nested_arrays(100), *deep = nested_arrays(1500);
+    assert_int_equal(rr_schema_validate_json(s, shallow, v, "schema", NULL), RR_OK);
+    assert_int_equal(rr_verdict_passed(v), 1);
+    assert_int_equal(rr_schema_check_json(s, shallow, v), 1);
+    rr_verdict_reset(v);
+    rr_error err = RR_ERROR_INIT;
+    assert_int_equal(rr_schema_validate_json(s, deep, v, "schema", &err), RR_EDEPTH);
+    assert_non_null(strstr(err.message, "nested too deeply"));
+    assert_int_equal(rr_schema_check_json(s, deep, v), RR_EDEPTH);
+    json_decref(shallow);
+    json_decref(deep);
+    rr_verdict_free(v);
+    rr_schema_free(s);
+}
+
 static void test_revalidation_allocates_nothing_after_warm_up(void **state) {
     (void)state;
     counting c = {0, 0};
@@ -743,6 +849,8 @@ int main(void) {
         cmocka_unit_test(test_draft2019_recursive_ref_extends_to_the_outermost_anchor),
         cmocka_unit_test(test_draft7_ids_with_fragments_and_base_changes_resolve),
         cmocka_unit_test(test_unevaluated_properties_see_through_applicators),
+        cmocka_unit_test(test_first_pass_and_full_evaluation_agree),
+        cmocka_unit_test(test_valid_but_too_deep_evaluation_is_an_error_on_every_path),
         cmocka_unit_test(test_revalidation_allocates_nothing_after_warm_up),
         cmocka_unit_test(test_failing_allocator_never_crashes_or_leaks),
         cmocka_unit_test(test_one_schema_validates_from_many_threads),
