@@ -96,10 +96,27 @@ typedef struct cite {
 } cite;
 
 typedef struct claim_item {
-    uint64_t key;
+    uint32_t key; /* index of the key: its row of s->bits */
     uint32_t kind;
     size_t start, end; /* first occurrence */
 } claim_item;
+
+/* The answer's keys (terms, bigrams, entities), looked up once per word of evidence: open
+ * addressing on the whole 64-bit key (0 marks an empty slot, so key 0 is stored as 1),
+ * probed from its top bits. Each key also has an entry in s->kinfo, where its slot is
+ * kept so that clearing touches only the slots in use. */
+typedef struct ktab {
+    uint64_t *key;
+    uint32_t *idx; /* the key's index */
+    size_t cap;    /* a power of two, >= 64 once used */
+    unsigned shift; /* 64 - log2(cap) */
+} ktab;
+
+typedef struct kinfo {
+    uint64_t key;
+    uint32_t slot;
+    uint32_t seen; /* the sentence that last used it */
+} kinfo;
 
 typedef struct claim_ref {
     size_t item0, nitems; /* in s->ci */
@@ -128,9 +145,12 @@ struct rr_grounding_scratch {
     rr_alloc a;
     pcre2_general_context *gctx;
     pcre2_match_data *md;
-    gtable ak;   /* the answer's keys (terms, bigrams, entities) -> index into bits */
+    ktab ak;     /* the answer's keys (terms, bigrams, entities) -> index */
+    kinfo *kinfo; /* by index */
+    size_t capkinfo;
     gtable ids;  /* evidence id -> index */
-    uint64_t *bits; /* per answer key: `words` words of evidence bitset */
+    uint64_t *bits; /* per answer key, and one more row that absorbs misses: `words` words
+                       of evidence bitset */
     size_t nkeys, capbits, words;
     cite *cites;
     size_t ncites, capcites;
@@ -259,6 +279,65 @@ static inline gslot *gt_put(rr_grounding_scratch *s, gtable *t, uint64_t key, bo
 static void gt_free(rr_grounding_scratch *s, gtable *t) {
     rr_free(&s->a, t->slots);
     memset(t, 0, sizeof *t);
+}
+
+static inline uint64_t kt_norm(uint64_t key) { return key ? key : 1; }
+
+/* The slot holding k, or the empty one where it would go. */
+static inline size_t kt_slot(const ktab *t, uint64_t k) {
+    size_t i = (size_t)(k >> t->shift);
+    while (t->key[i] != k && t->key[i] != 0)
+        i = (i + 1) & (t->cap - 1);
+    return i;
+}
+
+/* The index of `key`, or `none`. */
+static inline uint32_t kt_find(const ktab *t, uint64_t key, uint32_t none) {
+    uint64_t k = kt_norm(key);
+    size_t i = kt_slot(t, k);
+    return t->key[i] == k ? t->idx[i] : none;
+}
+
+/* Room for `more` keys beyond s->nkeys at a load of at most a half. */
+static bool kt_reserve(rr_grounding_scratch *s, size_t more) {
+    ktab *t = &s->ak;
+    size_t need = s->nkeys + more;
+    if (need > UINT32_MAX - 1 || need > SIZE_MAX / 4) {
+        s->oom = true;
+        return false;
+    }
+    if (!grow(s, (void **)&s->kinfo, &s->capkinfo, need, sizeof *s->kinfo))
+        return false;
+    if (need * 2 <= t->cap)
+        return true;
+    size_t cap = t->cap ? t->cap : 64;
+    unsigned shift = t->cap ? t->shift : 58;
+    for (; cap < need * 2; cap *= 2)
+        shift--;
+    uint64_t *key = rr_calloc(&s->a, cap, sizeof *key);
+    uint32_t *idx = rr_malloc(&s->a, cap * sizeof *idx);
+    if (!key || !idx) {
+        rr_free(&s->a, key);
+        rr_free(&s->a, idx);
+        s->oom = true;
+        return false;
+    }
+    rr_free(&s->a, t->key);
+    rr_free(&s->a, t->idx);
+    *t = (ktab){key, idx, cap, shift};
+    for (size_t k = 0; k < s->nkeys; k++) {
+        size_t i = kt_slot(t, s->kinfo[k].key);
+        t->key[i] = s->kinfo[k].key;
+        t->idx[i] = (uint32_t)k;
+        s->kinfo[k].slot = (uint32_t)i;
+    }
+    return true;
+}
+
+static void kt_clear(rr_grounding_scratch *s) {
+    for (size_t k = 0; k < s->nkeys; k++)
+        s->ak.key[s->kinfo[k].slot] = 0;
+    s->nkeys = 0;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -483,6 +562,17 @@ static inline uint64_t bits_at(const uint64_t *m, size_t at) {
     size_t b = at >> 6;
     unsigned o = at & 63;
     return (m[b] >> o) | (m[b + 1] << 1 << (63 - o));
+}
+
+/* How many runs of word bytes start in [a, b). */
+static size_t runs_in(const tmasks *m, size_t a, size_t b) {
+    size_t n = 0;
+    for (size_t at = a; at < b; at += 64) {
+        uint64_t w = bits_at(m->w, at), prev = at ? bits_at(m->w, at - 1) : 0;
+        uint64_t starts = w & ~prev;
+        n += (size_t)__builtin_popcountll(b - at < 64 ? starts & ((1ull << (b - at)) - 1) : starts);
+    }
+    return n;
 }
 
 /* The first bit of m set in [from, lim), or lim. */
@@ -846,10 +936,11 @@ void rr_grounding_scratch_free(rr_grounding_scratch *s) {
         return;
     pcre2_match_data_free(s->md);
     pcre2_general_context_free(s->gctx);
-    gt_free(s, &s->ak);
+    rr_free(&s->a, s->ak.key);
+    rr_free(&s->a, s->ak.idx);
     gt_free(s, &s->ids);
     void *bufs[] = {s->bits, s->cites,   s->items, s->ci,     s->refs,
-                    s->cnt,  s->touched, s->cmask, s->claims, s->mbuf};
+                    s->cnt,  s->touched, s->cmask, s->claims, s->mbuf, s->kinfo};
     for (size_t i = 0; i < RR_ARRAY_LEN(bufs); i++)
         rr_free(&s->a, bufs[i]);
     rr_alloc a = s->a;
@@ -876,10 +967,10 @@ static inline uint64_t ev_starts(const tmasks *m, size_t b) {
     return starts & (m->u[b] | m->d[b] | d1 | (w1 & w2));
 }
 
+/* Marks passage e in the row of `key`; a key the answer lacks marks the spare row. */
 static inline void ev_mark(rr_grounding_scratch *s, uint64_t key, size_t e) {
-    const gslot *sl = gt_find(&s->ak, key);
-    if (sl)
-        s->bits[(uint32_t)sl->val * s->words + e / 64] |= 1ull << (e % 64);
+    uint32_t k = kt_find(&s->ak, key, (uint32_t)s->nkeys);
+    s->bits[(size_t)k * s->words + e / 64] |= 1ull << (e % 64);
 }
 
 /* Bigrams are of consecutive content terms; one whose first term is not an answer term
@@ -899,15 +990,15 @@ static void ev_scan_one(const rr_grounding *g, rr_grounding_scratch *s, const ch
             ev_mark(s, ent_key(&t), e);
         if (!(t.f & (T_NUM | T_LONG)))
             continue;
-        const gslot *sl = gt_find(&s->ak, t.term);
-        if (!sl) {
+        uint32_t k = kt_find(&s->ak, t.term, UINT32_MAX);
+        if (k == UINT32_MAX) {
             /* Not an answer term: a stop word leaves the bigram chain as it is, any other
              * term breaks it; only then does being a stop word matter. */
             if (have_prev && !is_stop(g, &t))
                 have_prev = false;
             continue;
         }
-        s->bits[(uint32_t)sl->val * s->words + e / 64] |= 1ull << (e % 64);
+        s->bits[(size_t)k * s->words + e / 64] |= 1ull << (e % 64);
         if (have_prev)
             ev_mark(s, bigram_key(prev, t.term), e);
         prev = t.term;
@@ -917,7 +1008,7 @@ static void ev_scan_one(const rr_grounding *g, rr_grounding_scratch *s, const ch
 
 static int ev_scan(const rr_grounding *g, rr_grounding_scratch *s, const rr_evidence_ref *ev,
                    size_t nev) {
-    size_t n = s->nkeys * s->words;
+    size_t n = (s->nkeys + 1) * s->words;
     size_t cap = s->capbits;
     if (!grow(s, (void **)&s->bits, &cap, n + 1, sizeof *s->bits))
         return RR_ENOMEM;
@@ -1365,34 +1456,44 @@ static void claim_mask(rr_grounding_scratch *s, const claim_ref *ref) {
         }
 }
 
-/* An answer key's slot value: the sentence that last used it (upper half), so one probe
- * both collects the key and tells whether this sentence already counted it, and the
- * key's index into s->bits (lower half). */
-static void claim_add(run *r, uint64_t key, uint32_t kind, size_t a, size_t b) {
+/* Collect `key` for the current sentence, once per sentence. Room for it in s->ak,
+ * s->kinfo and s->ci is normally reserved for the whole sentence (seg_items). */
+static inline void claim_add(run *r, uint64_t key, uint32_t kind, size_t a, size_t b) {
     rr_grounding_scratch *s = r->s;
-    bool fresh;
-    gslot *sl = gt_put(s, &s->ak, key, &fresh);
-    if (!sl)
-        return;
-    uint64_t stamp = (uint64_t)r->segno << 32;
-    if (fresh && s->nkeys >= UINT32_MAX) {
-        s->oom = true;
-        return;
+    ktab *t = &s->ak;
+    if ((s->nkeys + 1) * 2 > t->cap || s->nci >= s->capci) {
+        if (!kt_reserve(s, 1) || !grow(s, (void **)&s->ci, &s->capci, s->nci + 1, sizeof *s->ci))
+            return;
     }
-    if (fresh)
-        sl->val = stamp | s->nkeys++;
-    else if ((sl->val & ~0xFFFFFFFFull) == stamp)
-        return;
-    sl->val = stamp | (uint32_t)sl->val;
-    if (!grow(s, (void **)&s->ci, &s->capci, s->nci + 1, sizeof *s->ci))
-        return;
-    s->ci[s->nci++] = (claim_item){key, kind, a, b};
+    uint64_t k = kt_norm(key);
+    size_t i = kt_slot(t, k);
+    uint32_t idx;
+    if (t->key[i] == k) {
+        idx = t->idx[i];
+        if (s->kinfo[idx].seen == r->segno)
+            return;
+        s->kinfo[idx].seen = r->segno;
+    } else {
+        idx = (uint32_t)s->nkeys++;
+        t->key[i] = k;
+        t->idx[i] = idx;
+        s->kinfo[idx] = (kinfo){k, (uint32_t)i, r->segno};
+    }
+    s->ci[s->nci++] = (claim_item){idx, kind, a, b};
 }
 
 /* Collect the distinct terms, bigrams and facts of the segment, skipping citations. */
 static void seg_items(run *r, const seg *sg) {
     rr_grounding_scratch *s = r->s;
     const unsigned char *p = r->p;
+    /* At most three keys per word; words are runs of word bytes, each citation cutting
+     * one more. */
+    size_t cites = 0;
+    for (size_t c = sg->c0; c < s->ncites && s->cites[c].start < sg->end; c++)
+        cites++;
+    size_t most = 3 * (runs_in(&s->m, sg->start, sg->end) + cites + 1);
+    if (!kt_reserve(s, most) || !grow(s, (void **)&s->ci, &s->capci, s->nci + most, sizeof *s->ci))
+        return;
     r->segno++;
     uint64_t prev = 0;
     bool have_prev = false, first = true;
@@ -1447,12 +1548,9 @@ static inline void tally_hit(tally *t, uint32_t kind) {
     t->hf += (kind & (K_NUM | K_ENT)) != 0;
 }
 
-/* The passages holding `key`, or NULL when none does. */
-static const uint64_t *ev_bits(const rr_grounding_scratch *s, uint64_t key) {
-    const gslot *sl = gt_find(&s->ak, key);
-    if (!sl)
-        return NULL;
-    const uint64_t *m = s->bits + (uint32_t)sl->val * s->words;
+/* The passages holding key number k, or NULL when none does. */
+static const uint64_t *ev_bits(const rr_grounding_scratch *s, uint32_t k) {
+    const uint64_t *m = s->bits + (size_t)k * s->words;
     for (size_t w = 0; w < s->words; w++)
         if (m[w])
             return m;
@@ -1666,8 +1764,8 @@ static bool reserve_per_evidence(rr_grounding_scratch *s, size_t nev) {
 
 static void collect(run *r) {
     rr_grounding_scratch *s = r->s;
-    gt_clear(&s->ak);
-    s->nkeys = s->nci = 0;
+    kt_clear(s);
+    s->nci = 0;
     s->words = (r->nev + 63) / 64;
     if (!masks_reserve(s, r->len))
         return;
