@@ -569,7 +569,7 @@ static const char TRAIN_HELP[] =
     "  --strong-label gain|weak-wrong  strong = weak wrong and strong right (default), or\n"
     "                               weak wrong\n"
     "Features:\n"
-    "  --buckets N                  hash buckets, 1..16777216 (default 1048576)\n"
+    "  --buckets N                  hash buckets, 1..16777216 (default 262144)\n"
     "  --word-ngrams N              0, 1 (unigrams) or 2 (+ bigrams; default)\n"
     "  --char-ngrams MIN-MAX        character n-gram sizes, 1..7, or 0 (default 4-4)\n"
     "  --no-numeric                 leave out the named numeric features\n"
