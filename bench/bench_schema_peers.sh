@@ -3,17 +3,23 @@
 # ajv (+ ajv-formats) and @exodus/schemasafe from npm, Debian's python3-jsonschema and
 # python3-fastjsonschema. Installs what is missing: npm packages into bench/out/peers
 # (ignored by git), Debian packages with apt-get.
-#   bench/bench_schema_peers.sh [build_dir] [iterations]
+#   bench/bench_schema_peers.sh [build_dir] [iterations] [baseline_build_dir]
+# A baseline build (e.g. an older commit) runs first, so before/after share one run.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build}
 iters=${2:-200000}
+baseline=${3:-}
 work=$here/out/peers
 bin=$build/bench/bench_schema
 [ -x "$bin" ] || { echo "build bench_schema first (ninja -C $build)" >&2; exit 1; }
 mkdir -p "$work"
 "$bin" --dump "$work"
 
+if [ -n "$baseline" ]; then
+    echo "== routeright (C), baseline $baseline =="
+    "$baseline/bench/bench_schema" "$iters"
+fi
 echo "== routeright (C) =="
 "$bin" "$iters"
 
