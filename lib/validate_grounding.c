@@ -13,6 +13,10 @@
 #endif
 #include <xxhash.h>
 
+/* The per-word readers are small but called from two loops; the compiler's size heuristics
+ * would leave them out of line, a call per word. */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
 /* Define RR_GROUNDING_PORTABLE to build (and test) the code other targets run. */
 #if defined(__SSE2__) && defined(__x86_64__) && !defined(RR_GROUNDING_PORTABLE)
 #include <emmintrin.h>
@@ -23,6 +27,7 @@
  * evidence table; bigram keys are mixed from two term keys. */
 #define SEED_TERM 0x243f6a8885a308d3ull
 #define SEED_ENT 0x13198a2e03707344ull
+#define SEED_BIGRAM 0x082efa98ec4e6c89ull
 #define SEED_ID 0xa4093822299f31d0ull
 
 /* '\n', '!', '.', '?': the bytes that can end a sentence, as a mask over 0..63. */
@@ -378,19 +383,20 @@ static inline bool thousands_sep(const unsigned char *p, size_t i, size_t end) {
            is_digit(p[i + 3]) && (i + 4 == end || !is_digit(p[i + 4]));
 }
 
-static inline uint64_t mix(uint64_t a, uint64_t b) {
-    uint64_t x = a * 0x9E3779B97F4A7C15ull ^ (b + 0x632BE59BD9B4E019ull + (a << 6));
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return x;
+/* One multiply per 8 bytes of a token; its key is finished by term_key. */
+static inline uint64_t fold8(uint64_t h, uint64_t w) {
+    return (((h << 23) | (h >> 41)) ^ w) * 0x9E3779B97F4A7C15ull;
 }
-
-static inline uint64_t bigram_key(uint64_t a, uint64_t b) { return mix(a, b); }
 
 /* Brings the well-mixed high bits of a fold8 product down to the low ones, which pick
  * table slots. */
 static inline uint64_t term_key(uint64_t h) { return h ^ (h >> 32); }
+
+/* Keys derived from term keys, which already look random: one more fold each. Two pairs
+ * meet only if rotl(a1 ^ a2, 23) == b1 ^ b2. */
+static inline uint64_t bigram_key(uint64_t a, uint64_t b) {
+    return term_key(fold8(a ^ SEED_BIGRAM, b));
+}
 
 typedef struct tok {
     size_t start, end;
@@ -412,9 +418,11 @@ enum {
 };
 
 /* Case-sensitive key of a token, derived from its lower-case hash and where its capitals
- * are, so the bytes are not hashed twice. */
+ * are, so the bytes are not hashed twice. The multiply spreads that small number over the
+ * word the term is folded with. */
 static inline uint64_t ent_key(const tok *t) {
-    return mix(t->term ^ SEED_ENT, t->caps + (t->end - t->start));
+    return term_key(fold8(t->term, ((t->caps + (t->end - t->start)) ^ SEED_ENT) *
+                                       0xff51afd7ed558ccdull));
 }
 
 /* Buckets of four: a word is in its home bucket (or, if that overflowed when the table was
@@ -430,10 +438,6 @@ static inline bool stop_has(const rr_grounding *g, uint64_t h) {
     return hit;
 }
 
-/* One multiply per 8 bytes of a token; the token's final key goes through mix(). */
-static inline uint64_t fold8(uint64_t h, uint64_t w) {
-    return (((h << 23) | (h >> 41)) ^ w) * 0x9E3779B97F4A7C15ull;
-}
 
 /* Byte classes. C_UPPER << 4 is the 0x20 that lower-cases an ASCII capital. Lead bytes
  * that may start a separating character (is_wide_sep) are C_MAYSEP, not C_WORD. */
@@ -504,7 +508,8 @@ static inline void acc_end(lexacc *a) {
 /* Read the token that starts at p[i] (a word byte) into t: its end, class and hashes.
  * Digits joined by '.' or ',' stay one number ("3.5", "1,000"); a thousands ',' is dropped
  * so "1,000" and "1000" match while "3.5" and "35" stay apart. The token stops at `end`. */
-static void lex(const unsigned char *p, size_t i, size_t end, tok *t) {
+static __attribute__((noinline)) void lex(const unsigned char *p, size_t i, size_t end,
+                                          tok *t) {
     const size_t start = i;
     const bool num = is_digit(p[i]);
     unsigned seen = 0;
@@ -722,9 +727,11 @@ static void build_masks(const unsigned char *p, size_t len, tmasks *m, bool seg)
 /* The word that starts at p[s], ended at `lim` at the latest, read from its plain run: the
  * usual word (at most 16 ASCII letters and digits, 16 bytes readable from s) in a few
  * instructions with no branch on its length or spelling, anything else by lex(). Without
- * `full`, T_ALLCAPS is left out (reading evidence does not need it). */
-static inline void lex_at(const tmasks *m, const unsigned char *p, size_t s, size_t lim,
-                          size_t avail, bool full, tok *t) {
+ * `full`, T_ALLCAPS is left out (reading evidence does not need it); `whole` says that
+ * lim and avail are the end of the text the masks were built on, whose zero bits past it
+ * then bound the word by themselves. */
+static ALWAYS_INLINE void lex_at(const tmasks *m, const unsigned char *p, size_t s,
+                                 size_t lim, size_t avail, bool whole, bool full, tok *t) {
 #ifdef LEX_SSE2
     static const unsigned char keep[32] = {255, 255, 255, 255, 255, 255, 255, 255,
                                            255, 255, 255, 255, 255, 255, 255, 255};
@@ -732,9 +739,12 @@ static inline void lex_at(const tmasks *m, const unsigned char *p, size_t s, siz
     size_t e = s + n;
     /* A word byte right after the plain run (non-ASCII, or a '.' between digits) means the
      * word goes on: lex() reads it. */
-    bool more = (m->w[e >> 6] >> (e & 63)) & 1 & (e < lim);
-    n = e < lim ? n : lim - s;
-    if (n - 1 >= 16 || more || s + 16 > avail) {
+    bool more = (m->w[e >> 6] >> (e & 63)) & 1;
+    if (!whole) {
+        more &= e < lim;
+        n = e < lim ? n : lim - s;
+    }
+    if (__builtin_expect(n - 1 >= 16 || more || s + 16 > avail, 0)) {
         lex(p, s, lim, t);
         return;
     }
@@ -759,6 +769,7 @@ static inline void lex_at(const tmasks *m, const unsigned char *p, size_t s, siz
 #else
     (void)m;
     (void)avail;
+    (void)whole;
     (void)full;
     lex(p, s, lim, t);
 #endif
@@ -985,7 +996,7 @@ static void ev_scan_one(const rr_grounding *g, rr_grounding_scratch *s, const ch
     for (size_t b = 0; b < m->words; b++)
     for (uint64_t bits = ev_starts(m, b); bits; bits &= bits - 1) {
         tok t;
-        lex_at(m, p, 64 * b + (size_t)__builtin_ctzll(bits), len, len, false, &t);
+        lex_at(m, p, 64 * b + (size_t)__builtin_ctzll(bits), len, len, true, false, &t);
         if (t.f & (T_UPPER | T_MIXED))
             ev_mark(s, ent_key(&t), e);
         if (!(t.f & (T_NUM | T_LONG)))
@@ -1510,7 +1521,7 @@ static void seg_items(run *r, const seg *sg) {
             continue;
         }
         tok t;
-        lex_at(&s->m, p, i, lim, r->len, true, &t);
+        lex_at(&s->m, p, i, lim, r->len, false, true, &t);
         lex_stop(r->g, &t);
         i = next_word(&s->m, &t, lim);
         bool ent = !(t.f & T_NUM) && ((t.f & (T_MIXED | T_ALLCAPS)) ||
