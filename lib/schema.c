@@ -176,7 +176,7 @@ struct sch_node {
     uint64_t *enum_w8;
     size_t nenum;
     uint64_t str_inline; /* string keywords the fast check settles without a call */
-    uint64_t req_mask; /* bit i: props[i] is required */
+    uint64_t req_mask;   /* bit i: props[i] is required */
     sch_pat pattern;
     int format;
     const char *format_name;
@@ -3190,7 +3190,8 @@ static int f_deep(vctx *c, const sch_node *n, const json_t *j, int jt, uint64_t 
 
 /* Strings with only enum (of strings) / minLength / maxLength left (n->str_inline): no
  * call, no depth. */
-static inline __attribute__((always_inline)) int f_str(const sch_node *n, const char *s, size_t len, uint64_t m) {
+static inline __attribute__((always_inline)) int f_str(const sch_node *n, const char *s, size_t len,
+                                                       uint64_t m) {
     if ((m & KB(K_ENUM)) && !enum_has_str(n, s, len))
         return 0;
     if ((m & KB(K_MINLEN)) && len < n->minlen * 4 &&
@@ -3238,7 +3239,8 @@ static int f_rest(vctx *c, const sch_node *n, const json_t *j, uint64_t m) {
 /* properties + additionalProperties (+ required folded in) in one pass over the members. */
 static int f_props(vctx *c, const sch_node *n, const json_t *j) {
     uint64_t seen = 0;
-    for (void *it = json_object_iter((json_t *)j); it; it = json_object_iter_next((json_t *)j, it)) {
+    for (void *it = json_object_iter((json_t *)j); it;
+         it = json_object_iter_next((json_t *)j, it)) {
         const char *k = json_object_iter_key(it);
         size_t kl = json_object_iter_key_len(it);
         const sch_prop *p = find_prop(n, k, kl);
