@@ -142,7 +142,7 @@ struct rr_grounding {
 };
 
 typedef struct tmasks {
-    uint64_t *w, *f, *d, *u, *t;
+    uint64_t *w, *f, *x, *t;
     size_t words; /* covering the text, without the zero words */
 } tmasks;
 
@@ -201,14 +201,13 @@ static bool grow(rr_grounding_scratch *s, void **p, size_t *cap, size_t need, si
 /* Room in s->m for the masks of a text of `len` bytes. */
 static bool masks_reserve(rr_grounding_scratch *s, size_t len) {
     size_t words = len / 64 + 3, cap = s->capm;
-    if (words > SIZE_MAX / 5 || !grow(s, (void **)&s->mbuf, &cap, 5 * words, sizeof *s->mbuf))
+    if (words > SIZE_MAX / 4 || !grow(s, (void **)&s->mbuf, &cap, 4 * words, sizeof *s->mbuf))
         return false;
     s->capm = cap;
     s->m.w = s->mbuf;
     s->m.f = s->mbuf + words;
-    s->m.d = s->mbuf + 2 * words;
-    s->m.u = s->mbuf + 3 * words;
-    s->m.t = s->mbuf + 4 * words;
+    s->m.x = s->mbuf + 2 * words;
+    s->m.t = s->mbuf + 3 * words;
     return true;
 }
 
@@ -551,7 +550,7 @@ static __attribute__((noinline)) void lex(const unsigned char *p, size_t i, size
  *     bytes other than a separating character (is_wide_sep) and its continuation bytes, and
  *     a '.' or ',' between two digits. A word starts where a run of them does.
  *  f: plain bytes: ASCII letters and digits.
- *  d: digits.  u: ASCII capitals.
+ *  x: an ASCII capital or a digit, or a byte a digit follows; evidence only (ev_starts).
  *  t: bytes that may end a sentence ('\n', '!', '.', '?'); the answer's only.
  * Each array has two words more than the text needs, zero, so that a 64-bit window may be
  * read from any byte of the text and the one after it.
@@ -622,58 +621,61 @@ static inline void mask_seps(const __m128i v[4], const __m128i nv[4], uint64_t *
 }
 
 /* Masks of the 64 bytes at q (q[0..65) readable; q[64] is the byte after them) into word
- * b of m. */
+ * b of m: m->t if `seg`, else m->x. Each mask is assembled in vector registers and moved
+ * out once. */
 static inline void mask_block(const unsigned char *q, tmasks *m, size_t b, mcarry *c,
                               bool seg) {
-    __m128i v[4], nv[4], al[4], dg[4], up[4], dc[4];
+    __m128i v[4], nv[4], al[4], wd[4], ex[4];
+    __m128i prev = _mm_cvtsi32_si128(c->d ? 0xFF : 0); /* byte 0: the byte before was a digit */
     for (int k = 0; k < 4; k++) {
         v[k] = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k));
         nv[k] = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k + 1));
-        dg[k] = vrange(v[k], '0', '9');
-        up[k] = vrange(v[k], 'A', 'Z');
-        al[k] = _mm_or_si128(vrange(_mm_or_si128(v[k], _mm_set1_epi8(0x20)), 'a', 'z'), dg[k]);
-        dc[k] = _mm_and_si128(vrange(nv[k], '0', '9'),
-                              _mm_or_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8('.')),
-                                           _mm_cmpeq_epi8(v[k], _mm_set1_epi8(','))));
+        __m128i dg = vrange(v[k], '0', '9'), nd = vrange(nv[k], '0', '9');
+        al[k] = _mm_or_si128(vrange(_mm_or_si128(v[k], _mm_set1_epi8(0x20)), 'a', 'z'), dg);
+        __m128i pd = _mm_or_si128(_mm_slli_si128(dg, 1), prev);
+        prev = _mm_srli_si128(dg, 15);
+        __m128i dc = _mm_and_si128(_mm_and_si128(nd, pd),
+                                   _mm_or_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8('.')),
+                                                _mm_cmpeq_epi8(v[k], _mm_set1_epi8(','))));
+        wd[k] = _mm_or_si128(_mm_or_si128(al[k], dc), v[k]); /* v: its non-ASCII bytes */
+        if (seg)
+            ex[k] = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8('\n')),
+                                              _mm_cmpeq_epi8(v[k], _mm_set1_epi8('!'))),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8('.')),
+                                              _mm_cmpeq_epi8(v[k], _mm_set1_epi8('?'))));
+        else
+            ex[k] = _mm_or_si128(_mm_or_si128(vrange(v[k], 'A', 'Z'), dg), nd);
     }
-    uint64_t A = mask64(al), D = mask64(dg), H = mask64(v);
-    uint64_t W = A | (mask64(dc) & ((D << 1) | c->d)) | H, cont = c->cont;
+    uint64_t W = mask64(wd), cont = c->cont;
     c->cont = 0;
-    if (H) { /* non-ASCII text: rare in English, so a branch well predicted */
+    c->d = (uint64_t)_mm_cvtsi128_si32(prev) & 1;
+    __m128i hi = _mm_or_si128(_mm_or_si128(v[0], v[1]), _mm_or_si128(v[2], v[3]));
+    if (_mm_movemask_epi8(hi)) { /* non-ASCII text: rare in English, a branch well predicted */
         uint64_t S, S3;
         mask_seps(v, nv, &S, &S3);
         W &= ~S;
         cont |= (S << 1) | (S3 << 2);
         c->cont = (S >> 63) | (S3 >> 62);
     }
-    W &= ~cont;
-    m->w[b] = W;
-    m->f[b] = A;
-    m->d[b] = D;
-    m->u[b] = mask64(up);
-    c->d = D >> 63;
-    if (seg) {
-        __m128i e[4];
-        for (int k = 0; k < 4; k++)
-            e[k] = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8('\n')),
-                                             _mm_cmpeq_epi8(v[k], _mm_set1_epi8('!'))),
-                                _mm_or_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8('.')),
-                                             _mm_cmpeq_epi8(v[k], _mm_set1_epi8('?'))));
-        m->t[b] = mask64(e);
-    }
+    m->w[b] = W & ~cont;
+    m->f[b] = mask64(al);
+    if (seg)
+        m->t[b] = mask64(ex);
+    else
+        m->x[b] = mask64(ex);
 }
 #else
 /* The same masks, byte by byte. */
 static inline void mask_block_bytes(const unsigned char *q, size_t n, tmasks *m, size_t b,
                                     mcarry *c, bool seg) {
-    uint64_t W = 0, A = 0, D = 0, U = 0, T = 0, cont = c->cont;
+    uint64_t W = 0, A = 0, D = 0, X = 0, T = 0, cont = c->cont;
     c->cont = 0;
     for (size_t j = 0; j < 64 && j < n; j++) {
         unsigned k = byte_class[q[j]];
         uint64_t bit = 1ull << j;
         A |= (k & (C_LOWER | C_UPPER | C_DIGIT)) ? bit : 0;
         D |= (k & C_DIGIT) ? bit : 0;
-        U |= (k & C_UPPER) ? bit : 0;
+        X |= (k & (C_UPPER | C_DIGIT)) || (j + 1 < n && is_digit(q[j + 1])) ? bit : 0;
         T |= q[j] < 64 && (SEG_BYTES >> q[j] & 1) ? bit : 0;
         bool prev_digit = j ? (D >> (j - 1)) & 1 : c->d;
         if (k & C_MAYSEP) {
@@ -693,10 +695,10 @@ static inline void mask_block_bytes(const unsigned char *q, size_t n, tmasks *m,
     }
     m->w[b] = W & ~cont;
     m->f[b] = A;
-    m->d[b] = D;
-    m->u[b] = U;
     if (seg)
         m->t[b] = T;
+    else
+        m->x[b] = X;
     c->d = D >> 63;
 }
 #endif
@@ -721,7 +723,7 @@ static void build_masks(const unsigned char *p, size_t len, tmasks *m, bool seg)
 #endif
     }
     for (size_t b = nb; b < nb + 2; b++)
-        m->w[b] = m->f[b] = m->d[b] = m->u[b] = m->t[b] = 0;
+        m->w[b] = m->f[b] = m->x[b] = m->t[b] = 0;
 }
 
 /* The word that starts at p[s], ended at `lim` at the latest, read from its plain run: the
@@ -974,8 +976,7 @@ const rr_grounding_result *rr_grounding_result_of(const rr_grounding_scratch *s)
 static inline uint64_t ev_starts(const tmasks *m, size_t b) {
     uint64_t w = m->w[b], starts = w & ~((w << 1) | (b ? m->w[b - 1] >> 63 : 0));
     uint64_t w1 = (w >> 1) | (m->w[b + 1] << 63), w2 = (w >> 2) | (m->w[b + 1] << 62);
-    uint64_t d1 = (m->d[b] >> 1) | (m->d[b + 1] << 63);
-    return starts & (m->u[b] | m->d[b] | d1 | (w1 & w2));
+    return starts & (m->x[b] | (w1 & w2));
 }
 
 /* Marks passage e in the row of `key`; a key the answer lacks marks the spare row. */
