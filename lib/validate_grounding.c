@@ -592,77 +592,75 @@ static inline size_t next_set(const uint64_t *m, size_t from, size_t lim) {
 }
 
 #ifdef LEX_SSE2
-static inline __m128i vrange(__m128i v, unsigned char lo, unsigned char hi) {
-    __m128i d = _mm_xor_si128(_mm_sub_epi8(v, _mm_set1_epi8((char)lo)), _mm_set1_epi8(-128));
-    return _mm_cmplt_epi8(d, _mm_set1_epi8((char)((hi - lo + 1) ^ 0x80)));
-}
 
-static inline uint64_t mask64(const __m128i x[4]) {
-    return (uint64_t)(unsigned)_mm_movemask_epi8(x[0]) |
-           (uint64_t)(unsigned)_mm_movemask_epi8(x[1]) << 16 |
-           (uint64_t)(unsigned)_mm_movemask_epi8(x[2]) << 32 |
-           (uint64_t)(unsigned)_mm_movemask_epi8(x[3]) << 48;
-}
-
-/* Separator leads among non-ASCII bytes: all of them (s) and the three-byte ones (s3). */
-static inline void mask_seps(const __m128i v[4], const __m128i nv[4], uint64_t *s,
-                             uint64_t *s3) {
-    __m128i c2[4], e[4];
+/* Separator leads among the non-ASCII bytes of the 64 at q: all of them (s) and the
+ * three-byte ones (s3). */
+static void mask_seps(const unsigned char *q, uint64_t *s, uint64_t *s3) {
+    *s = *s3 = 0;
     for (int k = 0; k < 4; k++) {
-        __m128i n80 = _mm_cmpeq_epi8(nv[k], _mm_set1_epi8((char)0x80));
-        __m128i n81 = _mm_cmpeq_epi8(nv[k], _mm_set1_epi8((char)0x81));
-        c2[k] = _mm_cmpeq_epi8(v[k], _mm_set1_epi8((char)0xC2));
-        e[k] = _mm_or_si128(
-            _mm_and_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8((char)0xE2)), _mm_or_si128(n80, n81)),
-            _mm_and_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8((char)0xE3)), n80));
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k));
+        __m128i nv = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k + 1));
+        __m128i n80 = _mm_cmpeq_epi8(nv, _mm_set1_epi8((char)0x80));
+        __m128i n81 = _mm_cmpeq_epi8(nv, _mm_set1_epi8((char)0x81));
+        __m128i c2 = _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xC2));
+        __m128i e = _mm_or_si128(
+            _mm_and_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xE2)), _mm_or_si128(n80, n81)),
+            _mm_and_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xE3)), n80));
+        *s3 |= (uint64_t)(unsigned)_mm_movemask_epi8(e) << (16 * k);
+        *s |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(c2, e)) << (16 * k);
     }
-    *s3 = mask64(e);
-    *s = mask64(c2) | *s3;
+}
+
+/* Bytes of v in [lo, hi]: v shifted so that lo lands on -128, compared signed. */
+static inline __m128i vin(__m128i v, unsigned char lo, unsigned char hi) {
+    __m128i d = _mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - lo)));
+    return _mm_cmplt_epi8(d, _mm_set1_epi8((char)(-128 + (hi - lo + 1))));
+}
+
+static inline uint64_t movemask16(__m128i x, unsigned k) {
+    return (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * k);
 }
 
 /* Masks of the 64 bytes at q (q[0..65) readable; q[64] is the byte after them) into word
- * b of m: m->t if `seg`, else m->x. Each mask is assembled in vector registers and moved
- * out once. */
-static inline void mask_block(const unsigned char *q, tmasks *m, size_t b, mcarry *c,
-                              bool seg) {
-    __m128i v[4], nv[4], al[4], wd[4], ex[4];
-    __m128i prev = _mm_cvtsi32_si128(c->d ? 0xFF : 0); /* byte 0: the byte before was a digit */
-    for (int k = 0; k < 4; k++) {
-        v[k] = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k));
-        nv[k] = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k + 1));
-        __m128i dg = vrange(v[k], '0', '9'), nd = vrange(nv[k], '0', '9');
-        al[k] = _mm_or_si128(vrange(_mm_or_si128(v[k], _mm_set1_epi8(0x20)), 'a', 'z'), dg);
-        __m128i pd = _mm_or_si128(_mm_slli_si128(dg, 1), prev);
-        prev = _mm_srli_si128(dg, 15);
-        __m128i dc = _mm_and_si128(_mm_and_si128(nd, pd),
-                                   _mm_or_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8('.')),
-                                                _mm_cmpeq_epi8(v[k], _mm_set1_epi8(','))));
-        wd[k] = _mm_or_si128(_mm_or_si128(al[k], dc), v[k]); /* v: its non-ASCII bytes */
+ * b of m: m->t if `seg`, else m->x. Classes are compared 16 bytes at a time; what relates
+ * neighbouring bytes (a '.' between digits, a digit next) is done on the 64-bit masks. */
+static ALWAYS_INLINE void mask_block(const unsigned char *q, tmasks *m, size_t b, mcarry *c,
+                                     bool seg) {
+    uint64_t A = 0, D = 0, U = 0, C = 0, H = 0, E = 0;
+    for (unsigned k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(q + 16 * k));
+        __m128i dg = vin(v, '0', '9');
+        A |= movemask16(_mm_or_si128(vin(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z'), dg), k);
+        D |= movemask16(dg, k);
+        H |= movemask16(v, k);
+        C |= movemask16(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')),
+                                     _mm_cmpeq_epi8(v, _mm_set1_epi8(','))), k);
         if (seg)
-            ex[k] = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8('\n')),
-                                              _mm_cmpeq_epi8(v[k], _mm_set1_epi8('!'))),
-                                 _mm_or_si128(_mm_cmpeq_epi8(v[k], _mm_set1_epi8('.')),
-                                              _mm_cmpeq_epi8(v[k], _mm_set1_epi8('?'))));
+            E |= movemask16(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')),
+                                                      _mm_cmpeq_epi8(v, _mm_set1_epi8('!'))),
+                                         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')),
+                                                      _mm_cmpeq_epi8(v, _mm_set1_epi8('?')))),
+                            k);
         else
-            ex[k] = _mm_or_si128(_mm_or_si128(vrange(v[k], 'A', 'Z'), dg), nd);
+            U |= movemask16(vin(v, 'A', 'Z'), k);
     }
-    uint64_t W = mask64(wd), cont = c->cont;
+    uint64_t next_digit = (D >> 1) | (uint64_t)is_digit(q[64]) << 63;
+    uint64_t W = A | (C & ((D << 1) | c->d) & next_digit) | H, cont = c->cont;
     c->cont = 0;
-    c->d = (uint64_t)_mm_cvtsi128_si32(prev) & 1;
-    __m128i hi = _mm_or_si128(_mm_or_si128(v[0], v[1]), _mm_or_si128(v[2], v[3]));
-    if (_mm_movemask_epi8(hi)) { /* non-ASCII text: rare in English, a branch well predicted */
+    c->d = D >> 63;
+    if (H) { /* non-ASCII text: rare in English, a branch well predicted */
         uint64_t S, S3;
-        mask_seps(v, nv, &S, &S3);
+        mask_seps(q, &S, &S3);
         W &= ~S;
         cont |= (S << 1) | (S3 << 2);
         c->cont = (S >> 63) | (S3 >> 62);
     }
     m->w[b] = W & ~cont;
-    m->f[b] = mask64(al);
+    m->f[b] = A;
     if (seg)
-        m->t[b] = mask64(ex);
+        m->t[b] = E;
     else
-        m->x[b] = mask64(ex);
+        m->x[b] = U | D | next_digit;
 }
 #else
 /* The same masks, byte by byte. */
@@ -711,13 +709,17 @@ static void build_masks(const unsigned char *p, size_t len, tmasks *m, bool seg)
     for (size_t b = 0; b < nb; b++) {
         size_t at = 64 * b;
 #ifdef LEX_SSE2
-        if (at + 65 <= len) {
-            mask_block(p + at, m, b, &c, seg);
-        } else {
-            unsigned char tail[96] = {0}; /* zeros: no word, no digit, no separator */
-            memcpy(tail, p + at, len - at);
-            mask_block(tail, m, b, &c, seg);
+        const unsigned char *q = p + at;
+        unsigned char tail[96];
+        if (at + 65 > len) { /* zeros after the text: no word, no digit, no separator */
+            memset(tail, 0, sizeof tail);
+            memcpy(tail, q, len - at);
+            q = tail;
         }
+        if (seg)
+            mask_block(q, m, b, &c, true);
+        else
+            mask_block(q, m, b, &c, false);
 #else
         mask_block_bytes(p + at, len - at, m, b, &c, seg);
 #endif
@@ -752,10 +754,10 @@ static ALWAYS_INLINE void lex_at(const tmasks *m, const unsigned char *p, size_t
     }
     __m128i v = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + s)),
                               _mm_loadu_si128((const __m128i *)(const void *)(keep + 16 - n)));
-    __m128i up = vrange(v, 'A', 'Z');
+    __m128i up = vin(v, 'A', 'Z');
     __m128i lo = _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20)));
     unsigned U = (unsigned)_mm_movemask_epi8(up);
-    unsigned D = (unsigned)_mm_movemask_epi8(vrange(v, '0', '9'));
+    unsigned D = (unsigned)_mm_movemask_epi8(vin(v, '0', '9'));
     uint64_t h = fold8(SEED_TERM, (uint64_t)_mm_cvtsi128_si64(lo));
     uint64_t h2 = fold8(h, (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(lo, lo)));
     unsigned num = D & 1, f = num * T_NUM | (U & 1) * T_UPPER | (unsigned)(n >= 3) * T_LONG;
