@@ -35,7 +35,8 @@
 
 #define MAX_CITE_BYTES 256 /* a "[...]" longer than this is prose, not a citation */
 #define MAX_CITE_ITEMS 32
-#define STOP_BUCKETS 256 /* power of two; x4 slots > 4 x the number of stop words */
+#define STOP_BITS 10  /* 1024 slots for the stop words, */
+#define STOP_PROBES 3 /* each within this many of its home slot */
 
 /* Words that carry no claim and are no entity when capitalised. Words under 3 bytes are
  * never content terms; the two-letter ones are listed only to keep "In", "It" from
@@ -136,9 +137,9 @@ struct rr_grounding {
     pcre2_code *re;
     pcre2_match_context *mctx;
     uint32_t group; /* capture group holding the id */
-    size_t max_stop; /* longest stop word */
-    bool stop_spill; /* some word sits in the bucket after its home */
-    uint64_t stop[STOP_BUCKETS][4];
+    /* Stop words' term keys by linear probing without wrap-around; free slots hold the
+     * first word's key, so every probe compares against a stop word. */
+    uint64_t stop[(1u << STOP_BITS) + STOP_PROBES - 1];
 };
 
 typedef struct tmasks {
@@ -424,19 +425,15 @@ static inline uint64_t ent_key(const tok *t) {
                                        0xff51afd7ed558ccdull));
 }
 
-/* Buckets of four: a word is in its home bucket (or, if that overflowed when the table was
- * built, the next one), so four compares answer without a data-dependent branch; whether a
- * word is a stop word is a coin toss the branch predictor would lose. */
+/* A fixed number of compares answers without a data-dependent branch: whether a word is a
+ * stop word is a coin toss the branch predictor would lose. */
 static inline bool stop_has(const rr_grounding *g, uint64_t h) {
-    const uint64_t *b = g->stop[h & (STOP_BUCKETS - 1)];
-    bool hit = (b[0] == h) | (b[1] == h) | (b[2] == h) | (b[3] == h);
-    if (g->stop_spill) {
-        b = g->stop[(h + 1) & (STOP_BUCKETS - 1)];
-        hit |= (b[0] == h) | (b[1] == h) | (b[2] == h) | (b[3] == h);
-    }
+    const uint64_t *b = g->stop + (h >> (64 - STOP_BITS));
+    bool hit = false;
+    for (int j = 0; j < STOP_PROBES; j++)
+        hit |= b[j] == h;
     return hit;
 }
-
 
 /* Byte classes. C_UPPER << 4 is the 0x20 that lower-cases an ASCII capital. Lead bytes
  * that may start a separating character (is_wide_sep) are C_MAYSEP, not C_WORD. */
@@ -788,9 +785,9 @@ static inline size_t next_word(const tmasks *m, const tok *t, size_t lim) {
 
 /* Is the token a stop word? Kept out of lex(): reading evidence needs it only rarely. */
 static inline bool is_stop(const rr_grounding *g, const tok *t) {
-    /* Non-short-circuit operators: the outcome is a coin toss per word; branches on it
-     * would cost more than the work. */
-    return !(t->f & T_NUM) & (t->n >= 2) & (t->n <= g->max_stop) & stop_has(g, t->term);
+    /* A term key names the word (exactly up to 8 bytes): only a stop word has a stop word's
+     * key, so neither length nor digits need checking. */
+    return stop_has(g, t->term);
 }
 
 /* Sets T_STOP and T_CONTENT. */
@@ -809,35 +806,29 @@ static void pcre_free(void *p, void *ud) { rr_free((const rr_alloc *)ud, p); }
 
 /* Stop words are hashed by the tokeniser itself, so both sides agree byte for byte. */
 static bool stop_build(rr_grounding *g) {
-    memset(g->stop, 0, sizeof g->stop);
-    g->max_stop = 0; /* no stop-word lookup while the list itself is being hashed */
-    g->stop_spill = false;
-    size_t longest = 0;
+    bool used[RR_ARRAY_LEN(g->stop)] = {false};
+    uint64_t keys[RR_ARRAY_LEN(stop_words)];
     for (size_t k = 0; k < RR_ARRAY_LEN(stop_words); k++) {
-        /* Capitalised, so that the two-letter words get hashed too. */
+        /* Capitalised, as they may be met; the term key is the lower-case word's anyway. */
         unsigned char w[16];
         size_t n = strlen(stop_words[k]);
         memcpy(w, stop_words[k], n);
         w[0] = (unsigned char)(w[0] & ~0x20);
         tok t;
-        lex(w, 0, n, &t); /* no lex_stop: the table is being built */
-        longest = n > longest ? n : longest;
-        bool placed = false;
-        for (size_t d = 0; d < 2 && !placed; d++) {
-            uint64_t *b = g->stop[(t.term + d) & (STOP_BUCKETS - 1)];
-            size_t j = 0;
-            while (j < 4 && b[j] != 0 && b[j] != t.term)
-                j++;
-            if (j < 4) {
-                b[j] = t.term;
-                g->stop_spill |= d > 0;
-                placed = true;
-            }
-        }
-        if (!placed)
-            return false;
+        lex(w, 0, n, &t);
+        keys[k] = t.term;
     }
-    g->max_stop = longest;
+    for (size_t i = 0; i < RR_ARRAY_LEN(g->stop); i++)
+        g->stop[i] = keys[0];
+    for (size_t k = 0; k < RR_ARRAY_LEN(stop_words); k++) {
+        size_t home = (size_t)(keys[k] >> (64 - STOP_BITS)), j = 0;
+        while (j < STOP_PROBES && used[home + j] && g->stop[home + j] != keys[k])
+            j++;
+        if (j == STOP_PROBES)
+            return false;
+        used[home + j] = true;
+        g->stop[home + j] = keys[k];
+    }
     return true;
 }
 
