@@ -558,11 +558,15 @@ typedef struct mcarry {
                          begun in the previous block */
 } mcarry;
 
-/* The 64 bits of m from bit `at` on. */
+/* The 64 bits of m from bit `at` on (one double-width shift where there is one). */
 static inline uint64_t bits_at(const uint64_t *m, size_t at) {
     size_t b = at >> 6;
     unsigned o = at & 63;
+#ifdef __SIZEOF_INT128__
+    return (uint64_t)((((unsigned __int128)m[b + 1] << 64) | m[b]) >> o);
+#else
     return (m[b] >> o) | (m[b + 1] << 1 << (63 - o));
+#endif
 }
 
 /* How many runs of word bytes start in [a, b). */
