@@ -730,8 +730,8 @@ static void build_masks(const unsigned char *p, size_t len, tmasks *m, bool seg)
 }
 
 /* The word that starts at p[s], ended at `lim` at the latest, read from its plain run: the
- * usual word (at most 16 ASCII letters and digits, 16 bytes readable from s) in a few
- * instructions with no branch on its length or spelling, anything else by lex(). Without
+ * usual word (at most 16 ASCII letters and digits; the text is readable up to `avail`) in a
+ * few instructions with no branch on its length or spelling, anything else by lex(). Without
  * `full`, T_ALLCAPS is left out (reading evidence does not need it); `whole` says that
  * lim and avail are the end of the text the masks were built on, whose zero bits past it
  * then bound the word by themselves. */
@@ -749,11 +749,18 @@ static ALWAYS_INLINE void lex_at(const tmasks *m, const unsigned char *p, size_t
         more &= e < lim;
         n = e < lim ? n : lim - s;
     }
-    if (__builtin_expect(n - 1 >= 16 || more || s + 16 > avail, 0)) {
+    if (__builtin_expect(n - 1 >= 16 || more, 0)) {
         lex(p, s, lim, t);
         return;
     }
-    __m128i v = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(p + s)),
+    const unsigned char *src = p + s;
+    unsigned char pad[16];
+    if (__builtin_expect(s + 16 > avail, 0)) { /* the text's last bytes */
+        memset(pad, 0, sizeof pad);
+        memcpy(pad, src, avail - s);
+        src = pad;
+    }
+    __m128i v = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)src),
                               _mm_loadu_si128((const __m128i *)(const void *)(keep + 16 - n)));
     __m128i up = vin(v, 'A', 'Z');
     __m128i lo = _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20)));
@@ -1467,7 +1474,8 @@ static void claim_mask(rr_grounding_scratch *s, const claim_ref *ref) {
 
 /* Collect `key` for the current sentence, once per sentence. Room for it in s->ak,
  * s->kinfo and s->ci is normally reserved for the whole sentence (seg_items). */
-static inline void claim_add(run *r, uint64_t key, uint32_t kind, size_t a, size_t b) {
+static ALWAYS_INLINE void claim_add(run *r, uint64_t key, uint32_t kind, size_t a,
+                                    size_t b) {
     rr_grounding_scratch *s = r->s;
     ktab *t = &s->ak;
     if ((s->nkeys + 1) * 2 > t->cap || s->nci >= s->capci) {
