@@ -167,6 +167,8 @@ struct rr_grounding_scratch {
     claim_ref *refs; /* parallel to claims */
     size_t caprefs;
     uint32_t *cnt; /* 3 counters per evidence: terms, bigrams, facts */
+    uint64_t *pk;  /* the same packed (PK_*), per evidence */
+    size_t capcnt, cappk;
     uint32_t *touched;
     uint64_t *cmask; /* evidence cited by the current claim */
     size_t capev, capwords;
@@ -957,7 +959,7 @@ void rr_grounding_scratch_free(rr_grounding_scratch *s) {
     rr_free(&s->a, s->ak.idx);
     gt_free(s, &s->ids);
     void *bufs[] = {s->bits, s->cites,   s->items, s->ci,     s->refs,
-                    s->cnt,  s->touched, s->cmask, s->claims, s->mbuf, s->kinfo};
+                    s->cnt,  s->touched, s->cmask, s->claims, s->mbuf, s->kinfo, s->pk};
     for (size_t i = 0; i < RR_ARRAY_LEN(bufs); i++)
         rr_free(&s->a, bufs[i]);
     rr_alloc a = s->a;
@@ -1618,7 +1620,84 @@ static void score_best(run *r, tally base, rr_grounding_claim *cl, size_t ntouch
     }
 }
 
+/* An item's terms, bigrams and facts as three 21-bit counters in one word, so that counting
+ * it is one add: used for claims of fewer than PK_MAX items (any sentence under some 700
+ * KB), longer ones being counted field by field (claim_score_wide). */
+#define PK_MAX (1u << 21)
+#define PK(k) ((uint64_t)((k) & K_TERM) | (uint64_t)(((k) & K_BIGRAM) != 0) << 21 | \
+               (uint64_t)(((k) & (K_NUM | K_ENT)) != 0) << 42)
+static const uint64_t pk_of[16] = {PK(0), PK(1), PK(2),  PK(3),  PK(4),  PK(5),  PK(6),  PK(7),
+                                   PK(8), PK(9), PK(10), PK(11), PK(12), PK(13), PK(14), PK(15)};
+
+static inline void pk_unpack(uint64_t x, uint32_t *u, uint32_t *b, uint32_t *f) {
+    *u = (uint32_t)(x & (PK_MAX - 1));
+    *b = (uint32_t)(x >> 21 & (PK_MAX - 1));
+    *f = (uint32_t)(x >> 42 & (PK_MAX - 1));
+}
+
+static void claim_score_wide(run *r, const claim_ref *ref, rr_grounding_claim *cl,
+                             size_t nclaim);
+
 static void claim_score(run *r, const claim_ref *ref, rr_grounding_claim *cl, size_t nclaim) {
+    rr_grounding_scratch *s = r->s;
+    if (ref->nitems >= PK_MAX) {
+        claim_score_wide(r, ref, cl, nclaim);
+        return;
+    }
+    const bool cited = cl->cited;
+    const size_t words = s->words;
+    uint64_t tot = 0, hit = 0;
+    size_t ntouched = 0;
+    for (size_t i = ref->item0; i < ref->item0 + ref->nitems; i++) {
+        const claim_item *it = &s->ci[i];
+        uint64_t inc = pk_of[it->kind & 15];
+        tot += inc;
+        const uint64_t *m = ev_bits(s, it->key);
+        if (!m) {
+            fact_missing(r, it, nclaim);
+            continue;
+        }
+        for (size_t w = 0; w < words; w++) {
+            if (cited) {
+                if (m[w] & s->cmask[w]) {
+                    hit += inc;
+                    break;
+                }
+                continue;
+            }
+            for (uint64_t bits = m[w]; bits; bits &= bits - 1) {
+                size_t e = w * 64 + (size_t)__builtin_ctzll(bits);
+                if (!s->pk[e])
+                    s->touched[ntouched++] = (uint32_t)e;
+                s->pk[e] += inc;
+            }
+        }
+    }
+    tally t = {0};
+    pk_unpack(tot, &t.nu, &t.nb, &t.nf);
+    pk_unpack(hit, &t.hu, &t.hb, &t.hf);
+    cl->terms = t.nu;
+    cl->facts = t.nf;
+    if (!cited) {
+        for (size_t k = 0; k < ntouched; k++) {
+            uint32_t e = s->touched[k];
+            uint32_t *c = &s->cnt[3 * (size_t)e];
+            pk_unpack(s->pk[e], &c[0], &c[1], &c[2]);
+            s->pk[e] = 0;
+        }
+        score_best(r, t, cl, ntouched);
+        return;
+    }
+    cl->support = support_of(&t);
+    cl->facts_found = t.hf;
+    cl->evidence = -1;
+    for (size_t w = 0; w < words && cl->evidence < 0; w++)
+        if (s->cmask[w])
+            cl->evidence = (int64_t)(w * 64 + (size_t)__builtin_ctzll(s->cmask[w]));
+}
+
+static void claim_score_wide(run *r, const claim_ref *ref, rr_grounding_claim *cl,
+                             size_t nclaim) {
     rr_grounding_scratch *s = r->s;
     const bool cited = cl->cited;
     tally t = {0};
@@ -1767,15 +1846,16 @@ static int check_inputs(const char *answer, size_t len, const rr_evidence_ref *e
     return RR_OK;
 }
 
+/* Each buffer keeps its own capacity, so one that failed to grow is never taken for
+ * grown. */
 static bool reserve_per_evidence(rr_grounding_scratch *s, size_t nev) {
     size_t words = (nev + 63) / 64;
-    size_t old = s->capev;
-    if (!grow(s, (void **)&s->touched, &s->capev, nev + 1, sizeof *s->touched))
+    if (!grow(s, (void **)&s->touched, &s->capev, nev + 1, sizeof *s->touched) ||
+        !grow(s, (void **)&s->cnt, &s->capcnt, 3 * (nev + 1), sizeof *s->cnt) ||
+        !grow(s, (void **)&s->pk, &s->cappk, nev + 1, sizeof *s->pk))
         return false;
-    size_t capcnt = old * 3;
-    if (!grow(s, (void **)&s->cnt, &capcnt, s->capev * 3, sizeof *s->cnt))
-        return false;
-    memset(s->cnt, 0, s->capev * 3 * sizeof *s->cnt);
+    memset(s->cnt, 0, 3 * (nev + 1) * sizeof *s->cnt);
+    memset(s->pk, 0, (nev + 1) * sizeof *s->pk);
     return grow(s, (void **)&s->cmask, &s->capwords, words + 1, sizeof *s->cmask);
 }
 
