@@ -37,6 +37,8 @@
 #define MAX_CITE_ITEMS 32
 #define STOP_BITS 10  /* 1024 slots for the stop words, */
 #define STOP_PROBES 3 /* each within this many of its home slot */
+#define ABBR_BITS 8   /* the same for abbreviations: 256 slots, */
+#define ABBR_PROBES 3 /* 3 probes */
 
 /* Words that carry no claim and are no entity when capitalised. Words under 3 bytes are
  * never content terms; the two-letter ones are listed only to keep "In", "It" from
@@ -140,6 +142,8 @@ struct rr_grounding {
     /* Stop words' term keys by linear probing without wrap-around; free slots hold the
      * first word's key, so every probe compares against a stop word. */
     uint64_t stop[(1u << STOP_BITS) + STOP_PROBES - 1];
+    /* Abbreviations as zero-padded 8-byte words, placed the same way. */
+    uint64_t abbr[(1u << ABBR_BITS) + ABBR_PROBES - 1];
 };
 
 typedef struct tmasks {
@@ -773,7 +777,7 @@ static ALWAYS_INLINE void lex_at(const tmasks *m, const unsigned char *p, size_t
     unsigned num = D & 1, f = num * T_NUM | (U & 1) * T_UPPER | (unsigned)(n >= 3) * T_LONG;
     f |= (unsigned)(!num & (D != 0)) * T_MIXED;
     if (full) /* all capitals: no lower-case letter (a plain word's letters are A-Z, a-z) */
-        f |= (unsigned)((n >= 2) & (U != 0) & !(((1u << n) - 1) & ~U & ~D)) * T_ALLCAPS;
+        f |= (unsigned)((n >= 2) & (U != 0) & ((U | D) == (1u << n) - 1)) * T_ALLCAPS;
     t->start = s;
     t->end = s + n;
     t->term = term_key(n > 8 ? h2 : h);
@@ -818,8 +822,45 @@ static void *pcre_malloc(PCRE2_SIZE n, void *ud) { return rr_malloc((const rr_al
 static void pcre_free(void *p, void *ud) { rr_free((const rr_alloc *)ud, p); }
 
 /* Stop words are hashed by the tokeniser itself, so both sides agree byte for byte. */
+/* For short words packed in an integer, whose bits differ in few places. */
+static inline uint64_t word_hash(uint64_t x) {
+    x *= 0x9E3779B97F4A7C15ull;
+    x ^= x >> 32;
+    return x * 0xff51afd7ed558ccdull;
+}
+
+/* Place keys[0..n) in slots[0 .. (1 << bits) + probes - 1) by linear probing from
+ * home(key), each within `probes` slots, without wrap-around; free slots get keys[0] so
+ * that a lookup never meets anything but a key of the set. False if one does not fit. */
+static bool fixed_set_build(uint64_t *slots, size_t nslots, const uint64_t *keys, size_t n,
+                            unsigned bits, unsigned probes, bool hashed) {
+    bool used[1024 + 8] = {false};
+    if (nslots > RR_ARRAY_LEN(used))
+        return false;
+    for (size_t i = 0; i < nslots; i++)
+        slots[i] = keys[0];
+    for (size_t k = 0; k < n; k++) {
+        uint64_t h = hashed ? keys[k] : word_hash(keys[k]);
+        size_t home = (size_t)(h >> (64 - bits)), j = 0;
+        while (j < probes && used[home + j] && slots[home + j] != keys[k])
+            j++;
+        if (j == probes)
+            return false;
+        used[home + j] = true;
+        slots[home + j] = keys[k];
+    }
+    return true;
+}
+
+static bool abbr_build(rr_grounding *g) {
+    uint64_t keys[RR_ARRAY_LEN(abbrevs)];
+    for (size_t k = 0; k < RR_ARRAY_LEN(abbrevs); k++)
+        memcpy(&keys[k], abbrevs[k], 8);
+    return fixed_set_build(g->abbr, RR_ARRAY_LEN(g->abbr), keys, RR_ARRAY_LEN(keys), ABBR_BITS,
+                           ABBR_PROBES, false);
+}
+
 static bool stop_build(rr_grounding *g) {
-    bool used[RR_ARRAY_LEN(g->stop)] = {false};
     uint64_t keys[RR_ARRAY_LEN(stop_words)];
     for (size_t k = 0; k < RR_ARRAY_LEN(stop_words); k++) {
         /* Capitalised, as they may be met; the term key is the lower-case word's anyway. */
@@ -831,18 +872,8 @@ static bool stop_build(rr_grounding *g) {
         lex(w, 0, n, &t);
         keys[k] = t.term;
     }
-    for (size_t i = 0; i < RR_ARRAY_LEN(g->stop); i++)
-        g->stop[i] = keys[0];
-    for (size_t k = 0; k < RR_ARRAY_LEN(stop_words); k++) {
-        size_t home = (size_t)(keys[k] >> (64 - STOP_BITS)), j = 0;
-        while (j < STOP_PROBES && used[home + j] && g->stop[home + j] != keys[k])
-            j++;
-        if (j == STOP_PROBES)
-            return false;
-        used[home + j] = true;
-        g->stop[home + j] = keys[k];
-    }
-    return true;
+    return fixed_set_build(g->stop, RR_ARRAY_LEN(g->stop), keys, RR_ARRAY_LEN(keys), STOP_BITS,
+                           STOP_PROBES, true);
 }
 
 static bool bad_thr(double x) { return !(x >= 0.0 && x <= 1.0); }
@@ -902,7 +933,7 @@ int rr_grounding_new(rr_grounding **out, const rr_grounding_config *cfg, const r
     g->cfg.name = g->name;
     g->cfg.version = g->version;
     g->cfg.citation_pattern = g->pattern;
-    if (!stop_build(g)) { /* the fixed list outgrew the fixed table: a build bug */
+    if (!stop_build(g) || !abbr_build(g)) { /* a fixed list outgrew its table: a build bug */
         rr_grounding_free(g);
         return rr_err(err, RR_ESTATE, "grounding: stop-word table overflow");
     }
@@ -1237,7 +1268,7 @@ typedef struct seg {
 } seg;
 
 /* Is the '.' at `dot` part of an abbreviation or an initial ("e.g.", "U.S.", "J.", "Dr.")? */
-static bool is_abbrev(const unsigned char *p, size_t dot, size_t start) {
+static bool is_abbrev(const rr_grounding *g, const unsigned char *p, size_t dot, size_t start) {
     size_t a = dot;
     while (a > start && is_alpha(p[a - 1]))
         a--;
@@ -1248,17 +1279,15 @@ static bool is_abbrev(const unsigned char *p, size_t dot, size_t start) {
         return true;
     if (n > 6)
         return false;
-    /* Compared as zero-padded 8-byte words: no strlen, no memcmp per entry. */
     unsigned char w[8] = {0};
     for (size_t i = 0; i < n; i++)
         w[i] = p[a + i] | 0x20;
-    uint64_t x, y;
+    uint64_t x;
     memcpy(&x, w, 8);
+    const uint64_t *b = g->abbr + (word_hash(x) >> (64 - ABBR_BITS));
     bool hit = false;
-    for (size_t k = 0; k < RR_ARRAY_LEN(abbrevs); k++) {
-        memcpy(&y, abbrevs[k], 8);
-        hit |= x == y;
-    }
+    for (int j = 0; j < ABBR_PROBES; j++)
+        hit |= b[j] == x;
     return hit;
 }
 
@@ -1299,7 +1328,8 @@ static size_t attach_citations(const rr_grounding_scratch *s, const unsigned cha
 }
 
 /* Does the terminator run p[i..j) end a sentence? */
-static bool ends_sentence(const rr_grounding_scratch *s, const unsigned char *p, size_t len,
+static bool ends_sentence(const rr_grounding *g, const rr_grounding_scratch *s,
+                          const unsigned char *p, size_t len,
                           size_t i, size_t j, size_t start, size_t ci) {
     size_t k = skip_closers(p, j, len);
     if (k < len && !is_space(p[k]) && p[k] != '\n' && !cite_at(s, &ci, k))
@@ -1309,7 +1339,7 @@ static bool ends_sentence(const rr_grounding_scratch *s, const unsigned char *p,
         dots &= p[q] == '.';
     if (!dots)
         return true;
-    if (j == i + 1 && is_abbrev(p, i, start))
+    if (j == i + 1 && is_abbrev(g, p, i, start))
         return false;
     while (k < len && (p[k] == ' ' || p[k] == '\t'))
         k++;
@@ -1322,7 +1352,8 @@ static inline size_t cite_start(const rr_grounding_scratch *s, size_t c) {
     return c < s->ncites ? s->cites[c].start : SIZE_MAX;
 }
 
-static void next_seg(const rr_grounding_scratch *s, const unsigned char *p, size_t len,
+static void next_seg(const rr_grounding *g, const rr_grounding_scratch *s,
+                     const unsigned char *p, size_t len,
                      size_t pos, size_t *ci, seg *out) {
     while (pos < len && (is_space(p[pos]) || p[pos] == '\n'))
         pos++;
@@ -1347,7 +1378,7 @@ static void next_seg(const rr_grounding_scratch *s, const unsigned char *p, size
         size_t j = i;
         while (j < len && (p[j] == '.' || p[j] == '!' || p[j] == '?'))
             j++;
-        if (ends_sentence(s, p, len, i, j, pos, c)) {
+        if (ends_sentence(g, s, p, len, i, j, pos, c)) {
             out->question = memchr(p + i, '?', j - i) != NULL;
             out->end = attach_citations(s, p, len, skip_closers(p, j, len), c);
             out->next = out->end;
@@ -1824,19 +1855,43 @@ static void claim_judge(run *r, size_t n) {
  * The check
  * ------------------------------------------------------------------------------------- */
 
+/* Where UTF-8 validation has to start: past the ASCII prefix, skipped 64 bytes at a time. */
+static size_t ascii_prefix(const char *t, size_t len) {
+    size_t i = 0;
+#ifdef LEX_SSE2
+    for (; i + 64 <= len; i += 64) {
+        const __m128i *q = (const __m128i *)(const void *)(t + i);
+        __m128i x = _mm_or_si128(_mm_or_si128(_mm_loadu_si128(q), _mm_loadu_si128(q + 1)),
+                                 _mm_or_si128(_mm_loadu_si128(q + 2), _mm_loadu_si128(q + 3)));
+        if (_mm_movemask_epi8(x))
+            break;
+    }
+#else
+    (void)t;
+    (void)len;
+#endif
+    return i;
+}
+
+/* rr_utf8_check, the ASCII prefix skipped. */
+static size_t utf8_bad(const char *t, size_t len) {
+    size_t a = ascii_prefix(t, len);
+    return a + rr_utf8_check(t + a, len - a);
+}
+
 static int check_inputs(const char *answer, size_t len, const rr_evidence_ref *ev, size_t nev,
                         rr_error *err) {
     if (!answer && len)
         return rr_err(err, RR_EINVAL, "grounding: answer is NULL with length %zu", len);
     if (!ev && nev)
         return rr_err(err, RR_EINVAL, "grounding: evidence is NULL with count %zu", nev);
-    size_t bad = len ? rr_utf8_check(answer, len) : 0;
+    size_t bad = len ? utf8_bad(answer, len) : 0;
     if (bad < len)
         return rr_err(err, RR_EUTF8, "grounding: answer: invalid UTF-8 at byte %zu", bad);
     for (size_t e = 0; e < nev; e++) {
         if (!ev[e].text && ev[e].len)
             return rr_err(err, RR_EINVAL, "grounding: evidence[%zu] text is NULL", e);
-        bad = ev[e].len ? rr_utf8_check(ev[e].text, ev[e].len) : 0;
+        bad = ev[e].len ? utf8_bad(ev[e].text, ev[e].len) : 0;
         if (bad < ev[e].len)
             return rr_err(err, RR_EUTF8, "grounding: evidence[%zu] (id \"%.64s\"): invalid UTF-8 "
                           "at byte %zu", e, ev[e].id ? ev[e].id : "", bad);
@@ -1870,7 +1925,7 @@ static void collect(run *r) {
     size_t ci = 0;
     for (size_t pos = 0; pos < r->len && r->rc == RR_OK && !s->oom;) {
         seg sg;
-        next_seg(s, r->p, r->len, pos, &ci, &sg);
+        next_seg(r->g, s, r->p, r->len, pos, &ci, &sg);
         if (sg.start < sg.end)
             seg_collect(r, &sg);
         pos = sg.next > pos ? sg.next : pos + 1;
