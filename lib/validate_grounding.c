@@ -17,10 +17,19 @@
  * would leave them out of line, a call per word. */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-/* Define RR_GROUNDING_PORTABLE to build (and test) the code other targets run. */
+/* Define RR_GROUNDING_PORTABLE to build (and test) the code other targets run, and
+ * RR_GROUNDING_SSE2_ONLY for the code x86-64 CPUs without AVX2 run. */
 #if defined(__SSE2__) && defined(__x86_64__) && !defined(RR_GROUNDING_PORTABLE)
 #include <emmintrin.h>
 #define LEX_SSE2 1
+#endif
+
+/* The loops over every byte and word are compiled twice, for the x86-64 baseline and, chosen
+ * when the validator is built, for CPUs with AVX2 and BMI2: the same SSE2 code, but with
+ * three-operand encodings and BMI shifts it runs about a tenth faster. */
+#if defined(LEX_SSE2) && !defined(RR_GROUNDING_SSE2_ONLY) && defined(__GNUC__)
+#define HOT_AVX2 1
+#define TARGET_AVX2 __attribute__((target("avx2,bmi,bmi2,popcnt")))
 #endif
 
 /* Distinct seeds keep the key spaces of terms and case-sensitive entities apart in the one
@@ -144,6 +153,7 @@ struct rr_grounding {
     uint64_t stop[(1u << STOP_BITS) + STOP_PROBES - 1];
     /* Abbreviations as zero-padded 8-byte words, placed the same way. */
     uint64_t abbr[(1u << ABBR_BITS) + ABBR_PROBES - 1];
+    bool avx2; /* run the loops compiled for AVX2 (HOT_AVX2) */
 };
 
 typedef struct tmasks {
@@ -709,7 +719,8 @@ static inline void mask_block_bytes(const unsigned char *q, size_t n, tmasks *m,
 #endif
 
 /* Masks of p[0..len) into m, whose arrays hold len / 64 + 3 words; m->t only if `seg`. */
-static void build_masks(const unsigned char *p, size_t len, tmasks *m, bool seg) {
+static ALWAYS_INLINE void build_masks(const unsigned char *p, size_t len, tmasks *m,
+                                      bool seg) {
     mcarry c = {0, 0};
     size_t nb = (len + 63) / 64;
     m->words = nb;
@@ -933,6 +944,10 @@ int rr_grounding_new(rr_grounding **out, const rr_grounding_config *cfg, const r
     g->cfg.name = g->name;
     g->cfg.version = g->version;
     g->cfg.citation_pattern = g->pattern;
+#ifdef HOT_AVX2
+    g->avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+              __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
+#endif
     if (!stop_build(g) || !abbr_build(g)) { /* a fixed list outgrew its table: a build bug */
         rr_grounding_free(g);
         return rr_err(err, RR_ESTATE, "grounding: stop-word table overflow");
@@ -1024,8 +1039,8 @@ static inline void ev_mark(rr_grounding_scratch *s, uint64_t key, size_t e) {
 
 /* Bigrams are of consecutive content terms; one whose first term is not an answer term
  * cannot be an answer bigram, so only answer terms are carried forward. */
-static void ev_scan_one(const rr_grounding *g, rr_grounding_scratch *s, const char *text,
-                        size_t len, size_t e) {
+static ALWAYS_INLINE void ev_scan_one(const rr_grounding *g, rr_grounding_scratch *s,
+                                      const char *text, size_t len, size_t e) {
     const unsigned char *p = (const unsigned char *)text;
     const tmasks *m = &s->m;
     build_masks(p, len, &s->m, false);
@@ -1055,6 +1070,20 @@ static void ev_scan_one(const rr_grounding *g, rr_grounding_scratch *s, const ch
     }
 }
 
+static void ev_scan_base(const rr_grounding *g, rr_grounding_scratch *s,
+                         const rr_evidence_ref *ev, size_t nev) {
+    for (size_t e = 0; e < nev; e++)
+        ev_scan_one(g, s, ev[e].text, ev[e].len, e);
+}
+
+#ifdef HOT_AVX2
+TARGET_AVX2 static void ev_scan_avx2(const rr_grounding *g, rr_grounding_scratch *s,
+                                     const rr_evidence_ref *ev, size_t nev) {
+    for (size_t e = 0; e < nev; e++)
+        ev_scan_one(g, s, ev[e].text, ev[e].len, e);
+}
+#endif
+
 static int ev_scan(const rr_grounding *g, rr_grounding_scratch *s, const rr_evidence_ref *ev,
                    size_t nev) {
     size_t n = (s->nkeys + 1) * s->words;
@@ -1070,8 +1099,13 @@ static int ev_scan(const rr_grounding *g, rr_grounding_scratch *s, const rr_evid
         longest = ev[e].len > longest ? ev[e].len : longest;
     if (!masks_reserve(s, longest))
         return RR_ENOMEM;
-    for (size_t e = 0; e < nev; e++)
-        ev_scan_one(g, s, ev[e].text, ev[e].len, e);
+#ifdef HOT_AVX2
+    if (g->avx2) {
+        ev_scan_avx2(g, s, ev, nev);
+        return RR_OK;
+    }
+#endif
+    ev_scan_base(g, s, ev, nev);
     return RR_OK;
 }
 
@@ -1533,7 +1567,7 @@ static ALWAYS_INLINE void claim_add(run *r, uint64_t key, uint32_t kind, size_t 
 }
 
 /* Collect the distinct terms, bigrams and facts of the segment, skipping citations. */
-static void seg_items(run *r, const seg *sg) {
+static ALWAYS_INLINE void seg_items(run *r, const seg *sg) {
     rr_grounding_scratch *s = r->s;
     const unsigned char *p = r->p;
     /* At most three keys per word; words are runs of word bytes, each citation cutting
@@ -1784,7 +1818,7 @@ static bool has_claim_content(const rr_grounding_scratch *s, size_t from) {
 }
 
 /* First pass over a sentence: citations, and for a claim its items. */
-static void seg_collect(run *r, const seg *sg) {
+static ALWAYS_INLINE void seg_collect(run *r, const seg *sg) {
     rr_grounding_scratch *s = r->s;
     size_t c1;
     bool cited = seg_citations(r, sg, &c1);
@@ -1914,13 +1948,8 @@ static bool reserve_per_evidence(rr_grounding_scratch *s, size_t nev) {
     return grow(s, (void **)&s->cmask, &s->capwords, words + 1, sizeof *s->cmask);
 }
 
-static void collect(run *r) {
+static ALWAYS_INLINE void collect_body(run *r) {
     rr_grounding_scratch *s = r->s;
-    kt_clear(s);
-    s->nci = 0;
-    s->words = (r->nev + 63) / 64;
-    if (!masks_reserve(s, r->len))
-        return;
     build_masks(r->p, r->len, &s->m, true);
     size_t ci = 0;
     for (size_t pos = 0; pos < r->len && r->rc == RR_OK && !s->oom;) {
@@ -1930,6 +1959,28 @@ static void collect(run *r) {
             seg_collect(r, &sg);
         pos = sg.next > pos ? sg.next : pos + 1;
     }
+}
+
+static void collect_base(run *r) { collect_body(r); }
+
+#ifdef HOT_AVX2
+TARGET_AVX2 static void collect_avx2(run *r) { collect_body(r); }
+#endif
+
+static void collect(run *r) {
+    rr_grounding_scratch *s = r->s;
+    kt_clear(s);
+    s->nci = 0;
+    s->words = (r->nev + 63) / 64;
+    if (!masks_reserve(s, r->len))
+        return;
+#ifdef HOT_AVX2
+    if (r->g->avx2) {
+        collect_avx2(r);
+        return;
+    }
+#endif
+    collect_base(r);
 }
 
 static void decide(run *r) {
