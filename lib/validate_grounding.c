@@ -28,6 +28,7 @@
  * when the validator is built, for CPUs with AVX2 and BMI2: the same SSE2 code, but with
  * three-operand encodings and BMI shifts it runs about a tenth faster. */
 #if defined(LEX_SSE2) && !defined(RR_GROUNDING_SSE2_ONLY) && defined(__GNUC__)
+#include <immintrin.h>
 #define HOT_AVX2 1
 #define TARGET_AVX2 __attribute__((target("avx2,bmi,bmi2,popcnt")))
 #endif
@@ -638,6 +639,29 @@ static inline uint64_t movemask16(__m128i x, unsigned k) {
     return (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * k);
 }
 
+/* What relates neighbouring bytes, from the class masks of the 64 bytes at q. */
+static ALWAYS_INLINE void mask_finish(const unsigned char *q, tmasks *m, size_t b, mcarry *c,
+                                      bool seg, uint64_t A, uint64_t D, uint64_t H, uint64_t C,
+                                      uint64_t E) {
+    uint64_t next_digit = (D >> 1) | (uint64_t)is_digit(q[64]) << 63;
+    uint64_t W = A | (C & ((D << 1) | c->d) & next_digit) | H, cont = c->cont;
+    c->cont = 0;
+    c->d = D >> 63;
+    if (H) { /* non-ASCII text: rare in English, a branch well predicted */
+        uint64_t S, S3;
+        mask_seps(q, &S, &S3);
+        W &= ~S;
+        cont |= (S << 1) | (S3 << 2);
+        c->cont = (S >> 63) | (S3 >> 62);
+    }
+    m->w[b] = W & ~cont;
+    m->f[b] = A;
+    if (seg)
+        m->t[b] = E;
+    else
+        m->x[b] = E | D | next_digit;
+}
+
 /* Masks of the 64 bytes at q (q[0..65) readable; q[64] is the byte after them) into word
  * b of m: m->t if `seg`, else m->x. Classes are compared 16 bytes at a time; what relates
  * neighbouring bytes (a '.' between digits, a digit next) is done on the 64-bit masks. */
@@ -661,24 +685,46 @@ static ALWAYS_INLINE void mask_block(const unsigned char *q, tmasks *m, size_t b
         else
             U |= movemask16(vin(v, 'A', 'Z'), k);
     }
-    uint64_t next_digit = (D >> 1) | (uint64_t)is_digit(q[64]) << 63;
-    uint64_t W = A | (C & ((D << 1) | c->d) & next_digit) | H, cont = c->cont;
-    c->cont = 0;
-    c->d = D >> 63;
-    if (H) { /* non-ASCII text: rare in English, a branch well predicted */
-        uint64_t S, S3;
-        mask_seps(q, &S, &S3);
-        W &= ~S;
-        cont |= (S << 1) | (S3 << 2);
-        c->cont = (S >> 63) | (S3 >> 62);
-    }
-    m->w[b] = W & ~cont;
-    m->f[b] = A;
-    if (seg)
-        m->t[b] = E;
-    else
-        m->x[b] = U | D | next_digit;
+    mask_finish(q, m, b, c, seg, A, D, H, C, seg ? E : U);
 }
+
+#ifdef HOT_AVX2
+TARGET_AVX2 static inline __m256i vin32(__m256i v, unsigned char lo, unsigned char hi) {
+    __m256i d = _mm256_add_epi8(v, _mm256_set1_epi8((char)(0x80 - lo)));
+    return _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(-128 + (hi - lo + 1))), d);
+}
+
+TARGET_AVX2 static inline uint64_t movemask32(__m256i x, unsigned k) {
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(x) << (32 * k);
+}
+
+/* mask_block, 32 bytes at a time. */
+TARGET_AVX2 static ALWAYS_INLINE void mask_block32(const unsigned char *q, tmasks *m,
+                                                   size_t b, mcarry *c, bool seg) {
+    uint64_t A = 0, D = 0, U = 0, C = 0, H = 0, E = 0;
+    for (unsigned k = 0; k < 2; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * k));
+        __m256i dg = vin32(v, '0', '9');
+        A |= movemask32(_mm256_or_si256(vin32(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), 'a', 'z'),
+                                        dg), k);
+        D |= movemask32(dg, k);
+        H |= movemask32(v, k);
+        C |= movemask32(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('.')),
+                                        _mm256_cmpeq_epi8(v, _mm256_set1_epi8(','))), k);
+        if (seg)
+            E |= movemask32(
+                _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n')),
+                                                _mm256_cmpeq_epi8(v, _mm256_set1_epi8('!'))),
+                                _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('.')),
+                                                _mm256_cmpeq_epi8(v, _mm256_set1_epi8('?')))),
+                k);
+        else
+            U |= movemask32(vin32(v, 'A', 'Z'), k);
+    }
+    mask_finish(q, m, b, c, seg, A, D, H, C, seg ? E : U);
+}
+#endif
+
 #else
 /* The same masks, byte by byte. */
 static inline void mask_block_bytes(const unsigned char *q, size_t n, tmasks *m, size_t b,
@@ -718,32 +764,66 @@ static inline void mask_block_bytes(const unsigned char *q, size_t n, tmasks *m,
 }
 #endif
 
-/* Masks of p[0..len) into m, whose arrays hold len / 64 + 3 words; m->t only if `seg`. */
-static ALWAYS_INLINE void build_masks(const unsigned char *p, size_t len, tmasks *m,
-                                      bool seg) {
+/* The 64 bytes at p + at, and the byte after: in place, or near the end of the text a
+ * copy in `tail` followed by zeros (no word, no digit, no separator). */
+static inline const unsigned char *block_at(const unsigned char *p, size_t len, size_t at,
+                                            unsigned char tail[96]) {
+    if (at + 65 <= len)
+        return p + at;
+    memset(tail, 0, 96);
+    memcpy(tail, p + at, len - at);
+    return tail;
+}
+
+static ALWAYS_INLINE void masks_end(tmasks *m, size_t nb) {
+    m->words = nb;
+    for (size_t b = nb; b < nb + 2; b++)
+        m->w[b] = m->f[b] = m->x[b] = m->t[b] = 0;
+}
+
+#ifdef HOT_AVX2
+TARGET_AVX2 static void build_masks32(const unsigned char *p, size_t len, tmasks *m, bool seg) {
     mcarry c = {0, 0};
     size_t nb = (len + 63) / 64;
-    m->words = nb;
     for (size_t b = 0; b < nb; b++) {
-        size_t at = 64 * b;
-#ifdef LEX_SSE2
-        const unsigned char *q = p + at;
         unsigned char tail[96];
-        if (at + 65 > len) { /* zeros after the text: no word, no digit, no separator */
-            memset(tail, 0, sizeof tail);
-            memcpy(tail, q, len - at);
-            q = tail;
-        }
+        const unsigned char *q = block_at(p, len, 64 * b, tail);
+        if (seg)
+            mask_block32(q, m, b, &c, true);
+        else
+            mask_block32(q, m, b, &c, false);
+    }
+    masks_end(m, nb);
+}
+#endif
+
+/* Masks of p[0..len) into m, whose arrays hold len / 64 + 3 words; m->t only if `seg`.
+ * `wide`: with 32-byte vectors (the caller runs on an AVX2 CPU). */
+static ALWAYS_INLINE void build_masks(const unsigned char *p, size_t len, tmasks *m, bool seg,
+                                      bool wide) {
+#ifdef HOT_AVX2
+    if (wide) {
+        build_masks32(p, len, m, seg);
+        return;
+    }
+#else
+    (void)wide;
+#endif
+    mcarry c = {0, 0};
+    size_t nb = (len + 63) / 64;
+    for (size_t b = 0; b < nb; b++) {
+#ifdef LEX_SSE2
+        unsigned char tail[96];
+        const unsigned char *q = block_at(p, len, 64 * b, tail);
         if (seg)
             mask_block(q, m, b, &c, true);
         else
             mask_block(q, m, b, &c, false);
 #else
-        mask_block_bytes(p + at, len - at, m, b, &c, seg);
+        mask_block_bytes(p + 64 * b, len - 64 * b, m, b, &c, seg);
 #endif
     }
-    for (size_t b = nb; b < nb + 2; b++)
-        m->w[b] = m->f[b] = m->x[b] = m->t[b] = 0;
+    masks_end(m, nb);
 }
 
 /* The word that starts at p[s], ended at `lim` at the latest, read from its plain run: the
@@ -1040,10 +1120,10 @@ static inline void ev_mark(rr_grounding_scratch *s, uint64_t key, size_t e) {
 /* Bigrams are of consecutive content terms; one whose first term is not an answer term
  * cannot be an answer bigram, so only answer terms are carried forward. */
 static ALWAYS_INLINE void ev_scan_one(const rr_grounding *g, rr_grounding_scratch *s,
-                                      const char *text, size_t len, size_t e) {
+                                      const char *text, size_t len, size_t e, bool wide) {
     const unsigned char *p = (const unsigned char *)text;
     const tmasks *m = &s->m;
-    build_masks(p, len, &s->m, false);
+    build_masks(p, len, &s->m, false, wide);
     uint64_t prev = 0;
     bool have_prev = false;
     for (size_t b = 0; b < m->words; b++)
@@ -1073,14 +1153,14 @@ static ALWAYS_INLINE void ev_scan_one(const rr_grounding *g, rr_grounding_scratc
 static void ev_scan_base(const rr_grounding *g, rr_grounding_scratch *s,
                          const rr_evidence_ref *ev, size_t nev) {
     for (size_t e = 0; e < nev; e++)
-        ev_scan_one(g, s, ev[e].text, ev[e].len, e);
+        ev_scan_one(g, s, ev[e].text, ev[e].len, e, false);
 }
 
 #ifdef HOT_AVX2
 TARGET_AVX2 static void ev_scan_avx2(const rr_grounding *g, rr_grounding_scratch *s,
                                      const rr_evidence_ref *ev, size_t nev) {
     for (size_t e = 0; e < nev; e++)
-        ev_scan_one(g, s, ev[e].text, ev[e].len, e);
+        ev_scan_one(g, s, ev[e].text, ev[e].len, e, true);
 }
 #endif
 
@@ -1948,9 +2028,9 @@ static bool reserve_per_evidence(rr_grounding_scratch *s, size_t nev) {
     return grow(s, (void **)&s->cmask, &s->capwords, words + 1, sizeof *s->cmask);
 }
 
-static ALWAYS_INLINE void collect_body(run *r) {
+static ALWAYS_INLINE void collect_body(run *r, bool wide) {
     rr_grounding_scratch *s = r->s;
-    build_masks(r->p, r->len, &s->m, true);
+    build_masks(r->p, r->len, &s->m, true, wide);
     size_t ci = 0;
     for (size_t pos = 0; pos < r->len && r->rc == RR_OK && !s->oom;) {
         seg sg;
@@ -1961,10 +2041,10 @@ static ALWAYS_INLINE void collect_body(run *r) {
     }
 }
 
-static void collect_base(run *r) { collect_body(r); }
+static void collect_base(run *r) { collect_body(r, false); }
 
 #ifdef HOT_AVX2
-TARGET_AVX2 static void collect_avx2(run *r) { collect_body(r); }
+TARGET_AVX2 static void collect_avx2(run *r) { collect_body(r, true); }
 #endif
 
 static void collect(run *r) {
