@@ -316,8 +316,13 @@ static inline size_t kt_slot(const ktab *t, uint64_t k) {
 /* The index of `key`, or `none`. */
 static inline uint32_t kt_find(const ktab *t, uint64_t key, uint32_t none) {
     uint64_t k = kt_norm(key);
-    size_t i = kt_slot(t, k);
-    return t->key[i] == k ? t->idx[i] : none;
+    for (size_t i = (size_t)(k >> t->shift);; i = (i + 1) & (t->cap - 1)) {
+        uint64_t x = t->key[i];
+        if (x == k)
+            return t->idx[i];
+        if (!x)
+            return none;
+    }
 }
 
 /* Room for `more` keys beyond s->nkeys at a load of at most a half. */
