@@ -694,37 +694,51 @@ static ALWAYS_INLINE void mask_block(const unsigned char *q, tmasks *m, size_t b
 }
 
 #ifdef HOT_AVX2
-TARGET_AVX2 static inline __m256i vin32(__m256i v, unsigned char lo, unsigned char hi) {
-    __m256i d = _mm256_add_epi8(v, _mm256_set1_epi8((char)(0x80 - lo)));
-    return _mm256_cmpgt_epi8(_mm256_set1_epi8((char)(-128 + (hi - lo + 1))), d);
+/* mask_block's constants for 32-byte vectors, made once per text and kept opaque to the
+ * optimiser, which would otherwise rebuild every one for every block. */
+typedef struct mk32 {
+    __m256i dg_add, dg_lim, lc_add, al_lim, up_add, x20, dot, comma, nl, bang, quest;
+} mk32;
+
+TARGET_AVX2 static ALWAYS_INLINE mk32 mk32_make(void) {
+    mk32 k = {_mm256_set1_epi8((char)(0x80 - '0')), _mm256_set1_epi8((char)(-128 + 10)),
+              _mm256_set1_epi8((char)(0x80 - 'a')), _mm256_set1_epi8((char)(-128 + 26)),
+              _mm256_set1_epi8((char)(0x80 - 'A')), _mm256_set1_epi8(0x20),
+              _mm256_set1_epi8('.'), _mm256_set1_epi8(','), _mm256_set1_epi8('\n'),
+              _mm256_set1_epi8('!'), _mm256_set1_epi8('?')};
+    __asm__("" : "+x"(k.dg_add), "+x"(k.dg_lim), "+x"(k.lc_add), "+x"(k.al_lim), "+x"(k.up_add),
+                 "+x"(k.x20));
+    __asm__("" : "+x"(k.dot), "+x"(k.comma), "+x"(k.nl), "+x"(k.bang), "+x"(k.quest));
+    return k;
 }
 
-TARGET_AVX2 static inline uint64_t movemask32(__m256i x, unsigned k) {
+TARGET_AVX2 static ALWAYS_INLINE uint64_t movemask32(__m256i x, unsigned k) {
     return (uint64_t)(uint32_t)_mm256_movemask_epi8(x) << (32 * k);
 }
 
 /* mask_block, 32 bytes at a time. */
 TARGET_AVX2 static ALWAYS_INLINE void mask_block32(const unsigned char *q, tmasks *m,
-                                                   size_t b, mcarry *c, bool seg) {
+                                                   size_t b, mcarry *c, bool seg,
+                                                   const mk32 *k) {
     uint64_t A = 0, D = 0, U = 0, C = 0, H = 0, E = 0;
-    for (unsigned k = 0; k < 2; k++) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * k));
-        __m256i dg = vin32(v, '0', '9');
-        A |= movemask32(_mm256_or_si256(vin32(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), 'a', 'z'),
-                                        dg), k);
-        D |= movemask32(dg, k);
-        H |= movemask32(v, k);
-        C |= movemask32(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('.')),
-                                        _mm256_cmpeq_epi8(v, _mm256_set1_epi8(','))), k);
+    for (unsigned j = 0; j < 2; j++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * j));
+        __m256i dg = _mm256_cmpgt_epi8(k->dg_lim, _mm256_add_epi8(v, k->dg_add));
+        __m256i lc = _mm256_add_epi8(_mm256_or_si256(v, k->x20), k->lc_add);
+        A |= movemask32(_mm256_or_si256(_mm256_cmpgt_epi8(k->al_lim, lc), dg), j);
+        D |= movemask32(dg, j);
+        H |= movemask32(v, j);
+        C |= movemask32(_mm256_or_si256(_mm256_cmpeq_epi8(v, k->dot),
+                                        _mm256_cmpeq_epi8(v, k->comma)), j);
         if (seg)
-            E |= movemask32(
-                _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n')),
-                                                _mm256_cmpeq_epi8(v, _mm256_set1_epi8('!'))),
-                                _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('.')),
-                                                _mm256_cmpeq_epi8(v, _mm256_set1_epi8('?')))),
-                k);
+            E |= movemask32(_mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, k->nl),
+                                                            _mm256_cmpeq_epi8(v, k->bang)),
+                                            _mm256_or_si256(_mm256_cmpeq_epi8(v, k->dot),
+                                                            _mm256_cmpeq_epi8(v, k->quest))),
+                            j);
         else
-            U |= movemask32(vin32(v, 'A', 'Z'), k);
+            U |= movemask32(
+                _mm256_cmpgt_epi8(k->al_lim, _mm256_add_epi8(v, k->up_add)), j);
     }
     mask_finish(q, m, b, c, seg, A, D, H, C, seg ? E : U);
 }
@@ -788,15 +802,16 @@ static ALWAYS_INLINE void masks_end(tmasks *m, size_t nb) {
 
 #ifdef HOT_AVX2
 TARGET_AVX2 static void build_masks32(const unsigned char *p, size_t len, tmasks *m, bool seg) {
+    const mk32 k = mk32_make();
     mcarry c = {0, 0};
     size_t nb = (len + 63) / 64;
     for (size_t b = 0; b < nb; b++) {
         unsigned char tail[96];
         const unsigned char *q = block_at(p, len, 64 * b, tail);
         if (seg)
-            mask_block32(q, m, b, &c, true);
+            mask_block32(q, m, b, &c, true, &k);
         else
-            mask_block32(q, m, b, &c, false);
+            mask_block32(q, m, b, &c, false, &k);
     }
     masks_end(m, nb);
 }
@@ -831,14 +846,38 @@ static ALWAYS_INLINE void build_masks(const unsigned char *p, size_t len, tmasks
     masks_end(m, nb);
 }
 
+/* The constants of the word reader, made once per text: left inside the loop, the compiler
+ * rebuilds each one per word. */
+typedef struct lexk {
+#ifdef LEX_SSE2
+    __m128i up_add, up_lim, dg_add, dg_lim, x20;
+#else
+    int unused;
+#endif
+} lexk;
+
+static ALWAYS_INLINE lexk lexk_make(void) {
+#ifdef LEX_SSE2
+    lexk k = {_mm_set1_epi8((char)(0x80 - 'A')), _mm_set1_epi8((char)(-128 + 26)),
+              _mm_set1_epi8((char)(0x80 - '0')), _mm_set1_epi8((char)(-128 + 10)),
+              _mm_set1_epi8(0x20)};
+    /* Opaque to the optimiser, which would otherwise rebuild them where they are used. */
+    __asm__("" : "+x"(k.up_add), "+x"(k.up_lim), "+x"(k.dg_add), "+x"(k.dg_lim), "+x"(k.x20));
+    return k;
+#else
+    return (lexk){0};
+#endif
+}
+
 /* The word that starts at p[s], ended at `lim` at the latest, read from its plain run: the
  * usual word (at most 16 ASCII letters and digits; the text is readable up to `avail`) in a
  * few instructions with no branch on its length or spelling, anything else by lex(). Without
  * `full`, T_ALLCAPS is left out (reading evidence does not need it); `whole` says that
  * lim and avail are the end of the text the masks were built on, whose zero bits past it
  * then bound the word by themselves. */
-static ALWAYS_INLINE void lex_at(const tmasks *m, const unsigned char *p, size_t s,
-                                 size_t lim, size_t avail, bool whole, bool full, tok *t) {
+static ALWAYS_INLINE void lex_at(const tmasks *m, const lexk *k, const unsigned char *p,
+                                 size_t s, size_t lim, size_t avail, bool whole, bool full,
+                                 tok *t) {
 #ifdef LEX_SSE2
     static const unsigned char keep[32] = {255, 255, 255, 255, 255, 255, 255, 255,
                                            255, 255, 255, 255, 255, 255, 255, 255};
@@ -864,10 +903,11 @@ static ALWAYS_INLINE void lex_at(const tmasks *m, const unsigned char *p, size_t
     }
     __m128i v = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)src),
                               _mm_loadu_si128((const __m128i *)(const void *)(keep + 16 - n)));
-    __m128i up = vin(v, 'A', 'Z');
-    __m128i lo = _mm_or_si128(v, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+    __m128i up = _mm_cmplt_epi8(_mm_add_epi8(v, k->up_add), k->up_lim);
+    __m128i lo = _mm_or_si128(v, _mm_and_si128(up, k->x20));
     unsigned U = (unsigned)_mm_movemask_epi8(up);
-    unsigned D = (unsigned)_mm_movemask_epi8(vin(v, '0', '9'));
+    unsigned D =
+        (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, k->dg_add), k->dg_lim));
     uint64_t h = fold8(SEED_TERM, (uint64_t)_mm_cvtsi128_si64(lo));
     uint64_t h2 = fold8(h, (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(lo, lo)));
     unsigned num = D & 1, f = num * T_NUM | (U & 1) * T_UPPER | (unsigned)(n >= 3) * T_LONG;
@@ -882,6 +922,7 @@ static ALWAYS_INLINE void lex_at(const tmasks *m, const unsigned char *p, size_t
     t->f = f;
 #else
     (void)m;
+    (void)k;
     (void)avail;
     (void)whole;
     (void)full;
@@ -1129,12 +1170,13 @@ static ALWAYS_INLINE void ev_scan_one(const rr_grounding *g, rr_grounding_scratc
     const unsigned char *p = (const unsigned char *)text;
     const tmasks *m = &s->m;
     build_masks(p, len, &s->m, false, wide);
+    const lexk k = lexk_make();
     uint64_t prev = 0;
     bool have_prev = false;
     for (size_t b = 0; b < m->words; b++)
     for (uint64_t bits = ev_starts(m, b); bits; bits &= bits - 1) {
         tok t;
-        lex_at(m, p, 64 * b + (size_t)__builtin_ctzll(bits), len, len, true, false, &t);
+        lex_at(m, &k, p, 64 * b + (size_t)__builtin_ctzll(bits), len, len, true, false, &t);
         if (t.f & (T_UPPER | T_MIXED))
             ev_mark(s, ent_key(&t), e);
         if (!(t.f & (T_NUM | T_LONG)))
@@ -1664,6 +1706,7 @@ static ALWAYS_INLINE void seg_items(run *r, const seg *sg) {
     if (!kt_reserve(s, most) || !grow(s, (void **)&s->ci, &s->capci, s->nci + most, sizeof *s->ci))
         return;
     r->segno++;
+    const lexk k = lexk_make();
     uint64_t prev = 0;
     bool have_prev = false, first = true;
     size_t c = sg->c0, nc = cite_start(s, c);
@@ -1679,7 +1722,7 @@ static ALWAYS_INLINE void seg_items(run *r, const seg *sg) {
             continue;
         }
         tok t;
-        lex_at(&s->m, p, i, lim, r->len, false, true, &t);
+        lex_at(&s->m, &k, p, i, lim, r->len, false, true, &t);
         lex_stop(r->g, &t);
         i = next_word(&s->m, &t, lim);
         bool ent = !(t.f & T_NUM) && ((t.f & (T_MIXED | T_ALLCAPS)) ||
