@@ -534,6 +534,76 @@ static void test_more_than_64_passages(void **state) {
     fx_free(&f);
 }
 
+/* Words are located 64 bytes at a time and read 16 at a time: a copied sentence must match
+ * its source wherever block boundaries fall in either, and however close to the end of the
+ * text, for every kind of word (long, capitalised, numbers with separators, non-ASCII). */
+static void test_copied_sentence_matches_at_every_offset_and_text_end(void **state) {
+    (void)state;
+    static const char sentence[] =
+        "Researchers at Massachusettsinstitute recorded 1,234.5 electroencephalographically "
+        "noisy signals in Zürich—“Genève” too, per NASA-ISS2 and v2";
+    fx f;
+    fx_init(&f, NULL);
+    for (size_t pad = 0; pad <= 80; pad++) {
+        char text[512], ans[512];
+        memset(text, ' ', pad);
+        memcpy(text + pad, sentence, sizeof sentence); /* ends the text with "v2" */
+        rr_evidence_ref ev = {"a", text, pad + sizeof sentence - 1};
+        snprintf(ans, sizeof ans, "%*s%s.", (int)(pad * 7 % 81), "", sentence);
+        assert_int_equal(check(&f, ans, &ev, 1), RR_OK);
+        assert_int_equal(res(&f)->nclaims, 1);
+        if (res(&f)->claims[0].support != 1.0 || f.v.nfindings != 0)
+            fail_msg("offset %zu: support %.3f, %zu findings", pad, res(&f)->claims[0].support,
+                     f.v.nfindings);
+        assert_int_equal(res(&f)->claims[0].facts_found, res(&f)->claims[0].facts);
+    }
+    fx_free(&f);
+}
+
+/* Words are read 16 bytes at a time: longer ones must still differ by every byte. */
+static void test_long_words_differing_past_16_bytes_do_not_match(void **state) {
+    (void)state;
+    static const rr_evidence_ref ev[] = {
+        EV("a", "nothing but electroencephalographical waves and Counterrevolutionaries here")};
+    fx f;
+    fx_init(&f, NULL);
+    assert_int_equal(check(&f, "electroencephalographically waves.", ev, 1), RR_OK);
+    assert_true(res(&f)->claims[0].support == 0.25); /* 1 of 2 terms, the bigram not */
+    assert_int_equal(check(&f, "Electroencephalographical waves.", ev, 1), RR_OK);
+    assert_true(res(&f)->claims[0].support == 1.0);
+    assert_int_equal(check(&f, "Some Counterrevolutionary waves.", ev, 1), RR_OK);
+    assert_int_equal(count_code(&f, "entity_not_in_evidence"), 1);
+    assert_int_equal(check(&f, "Some Counterrevolutionaries waves.", ev, 1), RR_OK);
+    assert_int_equal(count_code(&f, "entity_not_in_evidence"), 0);
+    fx_free(&f);
+}
+
+/* Messages print the support as printf's "%.2f" would, halves included (0.125 -> "0.12",
+ * 0.375 -> "0.38"). */
+static void test_unsupported_claim_message_rounds_like_printf(void **state) {
+    (void)state;
+    static const rr_evidence_ref ev[] = {EV("a", "alpha is known. Delta is alpha; charlie too.")};
+    /* Support = (terms found / terms + bigrams found / bigrams) / 2, no bigram found here:
+     * 1 of 4 terms, 1 of 3, 3 of 4. */
+    static const char *const ans[] = {"alpha bravo echo foxtrot.", "alpha bravo echo.",
+                                      "alpha bravo charlie delta."};
+    static const double sup[] = {0.125, 1.0 / 6.0, 0.375};
+    static const unsigned terms[] = {4, 3, 4};
+    fx f;
+    fx_init(&f, NULL);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(check(&f, ans[i], ev, 1), RR_OK);
+        assert_true(res(&f)->claims[0].support == sup[i]);
+        const rr_finding *fd = find_code(&f, "unsupported_claim");
+        char want[160];
+        snprintf(want, sizeof want, "claim 1: support %.2f below %.2f (%u terms, 0 of 0 facts found)",
+                 sup[i], 0.5, terms[i]);
+        assert_int_equal(fd->msg_len, strlen(want));
+        assert_memory_equal(f.v.pool.p + fd->msg_off, want, fd->msg_len);
+    }
+    fx_free(&f);
+}
+
 /* ---- properties ---------------------------------------------------------------------- */
 
 static void test_same_input_gives_same_verdict(void **state) {
@@ -673,6 +743,9 @@ int main(void) {
         cmocka_unit_test(test_nul_bytes_separate_words),
         cmocka_unit_test(test_non_ascii_words_and_punctuation),
         cmocka_unit_test(test_more_than_64_passages),
+        cmocka_unit_test(test_copied_sentence_matches_at_every_offset_and_text_end),
+        cmocka_unit_test(test_long_words_differing_past_16_bytes_do_not_match),
+        cmocka_unit_test(test_unsupported_claim_message_rounds_like_printf),
         cmocka_unit_test(test_same_input_gives_same_verdict),
         cmocka_unit_test(test_no_allocation_after_warm_up),
         cmocka_unit_test(test_allocation_failure_is_enomem_without_leaks),
