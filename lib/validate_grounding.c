@@ -1170,30 +1170,31 @@ static ALWAYS_INLINE void ev_scan_one(const rr_grounding *g, rr_grounding_scratc
     const unsigned char *p = (const unsigned char *)text;
     const tmasks *m = &s->m;
     build_masks(p, len, &s->m, false, wide);
-    const lexk k = lexk_make();
+    const lexk kc = lexk_make();
     uint64_t prev = 0;
     bool have_prev = false;
-    for (size_t b = 0; b < m->words; b++)
-    for (uint64_t bits = ev_starts(m, b); bits; bits &= bits - 1) {
-        tok t;
-        lex_at(m, &k, p, 64 * b + (size_t)__builtin_ctzll(bits), len, len, true, false, &t);
-        if (t.f & (T_UPPER | T_MIXED))
-            ev_mark(s, ent_key(&t), e);
-        if (!(t.f & (T_NUM | T_LONG)))
-            continue;
-        uint32_t k = kt_find(&s->ak, t.term, UINT32_MAX);
-        if (k == UINT32_MAX) {
-            /* Not an answer term: a stop word leaves the bigram chain as it is, any other
-             * term breaks it; only then does being a stop word matter. */
-            if (have_prev && !is_stop(g, &t))
-                have_prev = false;
-            continue;
+    for (size_t b = 0; b < m->words; b++) {
+        for (uint64_t bits = ev_starts(m, b); bits; bits &= bits - 1) {
+            tok t;
+            lex_at(m, &kc, p, 64 * b + (size_t)__builtin_ctzll(bits), len, len, true, false, &t);
+            if (t.f & (T_UPPER | T_MIXED))
+                ev_mark(s, ent_key(&t), e);
+            if (!(t.f & (T_NUM | T_LONG)))
+                continue;
+            uint32_t k = kt_find(&s->ak, t.term, UINT32_MAX);
+            if (k == UINT32_MAX) {
+                /* Not an answer term: a stop word leaves the bigram chain as it is, any other
+                 * term breaks it; only then does being a stop word matter. */
+                if (have_prev && !is_stop(g, &t))
+                    have_prev = false;
+                continue;
+            }
+            s->bits[(size_t)k * s->words + e / 64] |= 1ull << (e % 64);
+            if (have_prev)
+                ev_mark(s, bigram_key(prev, t.term), e);
+            prev = t.term;
+            have_prev = true;
         }
-        s->bits[(size_t)k * s->words + e / 64] |= 1ull << (e % 64);
-        if (have_prev)
-            ev_mark(s, bigram_key(prev, t.term), e);
-        prev = t.term;
-        have_prev = true;
     }
 }
 
@@ -1641,14 +1642,14 @@ static bool seg_citations(run *r, const seg *sg, size_t *c1) {
                 continue;
             }
             s->res.unknown_citations++;
-            msg m;
-            m.n = 0;
+            msg txt;
+            txt.n = 0;
             if (finding_kept(r)) {
-                msg_str(&m, "citation names no evidence passage given (");
-                msg_uint(&m, r->nev);
-                msg_str(&m, " given)");
+                msg_str(&txt, "citation names no evidence passage given (");
+                msg_uint(&txt, r->nev);
+                msg_str(&txt, " given)");
             }
-            finding(r, "citation_unknown_id", it->start, it->end, &m);
+            finding(r, "citation_unknown_id", it->start, it->end, &txt);
         }
     }
     *c1 = c;
@@ -1706,7 +1707,7 @@ static ALWAYS_INLINE void seg_items(run *r, const seg *sg) {
     if (!kt_reserve(s, most) || !grow(s, (void **)&s->ci, &s->capci, s->nci + most, sizeof *s->ci))
         return;
     r->segno++;
-    const lexk k = lexk_make();
+    const lexk kc = lexk_make();
     uint64_t prev = 0;
     bool have_prev = false, first = true;
     size_t c = sg->c0, nc = cite_start(s, c);
@@ -1722,7 +1723,7 @@ static ALWAYS_INLINE void seg_items(run *r, const seg *sg) {
             continue;
         }
         tok t;
-        lex_at(&s->m, &k, p, i, lim, r->len, false, true, &t);
+        lex_at(&s->m, &kc, p, i, lim, r->len, false, true, &t);
         lex_stop(r->g, &t);
         i = next_word(&s->m, &t, lim);
         bool ent = !(t.f & T_NUM) && ((t.f & (T_MIXED | T_ALLCAPS)) ||
