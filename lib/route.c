@@ -384,7 +384,8 @@ int rr_decision_copy_base(const rr_decision *src, rr_decision *dst) {
     dst->reroute = src->reroute;
     dst->denied_kind = src->denied_kind;
     dst->denied_index = src->denied_index;
-    memcpy(dst->elig_fired, src->elig_fired, src->nelig_fired * sizeof *src->elig_fired);
+    if (src->nelig_fired) /* a policy without eligibility rules has no array at all */
+        memcpy(dst->elig_fired, src->elig_fired, src->nelig_fired * sizeof *src->elig_fired);
     dst->nelig_fired = src->nelig_fired;
     memcpy(dst->denied, src->denied, r->nmodels + r->nroutes + r->ntools);
     memcpy(dst->slots, src->slots, r->nslots * sizeof *src->slots);
