@@ -13,8 +13,8 @@
 #endif
 #include <xxhash.h>
 
-/* The per-word readers are small but called from two loops; the compiler's size heuristics
- * would leave them out of line, a call per word. */
+/* For the per-word readers, which the compiler's size heuristics would leave out of line (a
+ * call per word), and for the loop bodies compiled twice (HOT_AVX2). */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* Define RR_GROUNDING_PORTABLE to build (and test) the code other targets run, and
@@ -25,16 +25,17 @@
 #endif
 
 /* The loops over every byte and word are compiled twice, for the x86-64 baseline and, chosen
- * when the validator is built, for CPUs with AVX2 and BMI2: the same SSE2 code, but with
- * three-operand encodings and BMI shifts it runs about a tenth faster. */
+ * when the validator is built, for CPUs with AVX2 and BMI2: the same code (masks aside, built
+ * 32 bytes at a time), whose three-operand encodings and BMI shifts run about a tenth
+ * faster. */
 #if defined(LEX_SSE2) && !defined(RR_GROUNDING_SSE2_ONLY) && defined(__GNUC__)
 #include <immintrin.h>
 #define HOT_AVX2 1
 #define TARGET_AVX2 __attribute__((target("avx2,bmi,bmi2,popcnt")))
 #endif
 
-/* Distinct seeds keep the key spaces of terms and case-sensitive entities apart in the one
- * evidence table; bigram keys are mixed from two term keys. */
+/* Distinct seeds keep the key spaces of terms, case-sensitive entities and bigrams apart in
+ * the one table of the answer's keys. */
 #define SEED_TERM 0x243f6a8885a308d3ull
 #define SEED_ENT 0x13198a2e03707344ull
 #define SEED_BIGRAM 0x082efa98ec4e6c89ull
@@ -489,10 +490,10 @@ static inline bool is_word_byte(const unsigned char *p, size_t i, size_t n) {
 /* The hash of a token is defined on its normalised bytes (ASCII lower-cased, thousands
  * commas dropped) packed little-endian into 64-bit words, zero-padded (words hold no zero
  * byte, so the padding marks the length), folded in order and finished by term_key: a
- * bijection of the one word of a token of up to 8 bytes, so those never collide. `caps` is where its capitals are: a bit per normalised byte
- * (positions past 64 folded in), so that with the term and the length it names the
- * case-sensitive token. lex_at computes both from one 16-byte load; lex(), the byte path,
- * computes the same for whatever lex_at leaves to it. */
+ * bijection of the one word of a token of up to 8 bytes, so those never collide. `caps` is
+ * where its capitals are, a bit per normalised byte (positions past 64 folded in), so that
+ * with the term and the length it names the case-sensitive token. lex_at computes both
+ * from one 16-byte load; lex(), the byte path, the same for whatever lex_at leaves to it. */
 typedef struct lexacc {
     uint64_t w, h, caps, cbits;
     size_t n, chunks; /* normalised bytes; completed 64-byte chunks of caps */
@@ -1149,8 +1150,8 @@ const rr_grounding_result *rr_grounding_result_of(const rr_grounding_scratch *s)
  * ------------------------------------------------------------------------------------- */
 
 /* Where the words of block b start that can matter to the answer: those that may be an
- * entity (a capital or a digit in the first two bytes) or a term (a number, or 3 bytes and
- * more). The rest ("a", "of") are neither, whatever they spell. */
+ * entity (a capital first, or a digit in the first two bytes) or a term (a number, or 3
+ * bytes and more). The rest ("a", "of") are neither, whatever they spell. */
 static inline uint64_t ev_starts(const tmasks *m, size_t b) {
     uint64_t w = m->w[b], starts = w & ~((w << 1) | (b ? m->w[b - 1] >> 63 : 0));
     uint64_t w1 = (w >> 1) | (m->w[b + 1] << 63), w2 = (w >> 2) | (m->w[b + 1] << 62);
@@ -1815,8 +1816,8 @@ static void score_best(run *r, tally base, rr_grounding_claim *cl, size_t ntouch
 }
 
 /* An item's terms, bigrams and facts as three 21-bit counters in one word, so that counting
- * it is one add: used for claims of fewer than PK_MAX items (any sentence under some 700
- * KB), longer ones being counted field by field (claim_score_wide). */
+ * it is one add: used for claims of fewer than PK_MAX items (any sentence under 1.4 MB: at
+ * most three items per word of two bytes), longer ones counted field by field. */
 #define PK_MAX (1u << 21)
 #define PK(k) ((uint64_t)((k) & K_TERM) | (uint64_t)(((k) & K_BIGRAM) != 0) << 21 | \
                (uint64_t)(((k) & (K_NUM | K_ENT)) != 0) << 42)
