@@ -616,7 +616,6 @@ static inline size_t next_set(const uint64_t *m, size_t from, size_t lim) {
 }
 
 #ifdef LEX_SSE2
-
 /* Separator leads among the non-ASCII bytes of the 64 at q: all of them (s) and the
  * three-byte ones (s3). */
 static void mask_seps(const unsigned char *q, uint64_t *s, uint64_t *s3) {
@@ -635,15 +634,19 @@ static void mask_seps(const unsigned char *q, uint64_t *s, uint64_t *s3) {
     }
 }
 
-/* Bytes of v in [lo, hi]: v shifted so that lo lands on -128, compared signed. */
-static inline __m128i vin(__m128i v, unsigned char lo, unsigned char hi) {
-    __m128i d = _mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - lo)));
-    return _mm_cmplt_epi8(d, _mm_set1_epi8((char)(-128 + (hi - lo + 1))));
+#else
+/* Separator leads among the non-ASCII bytes of the 64 at q: all of them (s) and the
+ * three-byte ones (s3). */
+static void mask_seps(const unsigned char *q, uint64_t *s, uint64_t *s3) {
+    *s = *s3 = 0;
+    for (unsigned j = 0; j < 64; j++) {
+        bool three = (q[j] == 0xE2 && (q[j + 1] == 0x80 || q[j + 1] == 0x81)) ||
+                     (q[j] == 0xE3 && q[j + 1] == 0x80);
+        *s3 |= (uint64_t)three << j;
+        *s |= (uint64_t)(three || q[j] == 0xC2) << j;
+    }
 }
-
-static inline uint64_t movemask16(__m128i x, unsigned k) {
-    return (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * k);
-}
+#endif
 
 /* What relates neighbouring bytes, from the class masks of the 64 bytes at q. */
 static ALWAYS_INLINE void mask_finish(const unsigned char *q, tmasks *m, size_t b, mcarry *c,
@@ -666,6 +669,17 @@ static ALWAYS_INLINE void mask_finish(const unsigned char *q, tmasks *m, size_t 
         m->t[b] = E;
     else
         m->x[b] = E | D | next_digit;
+}
+
+#ifdef LEX_SSE2
+/* Bytes of v in [lo, hi]: v shifted so that lo lands on -128, compared signed. */
+static inline __m128i vin(__m128i v, unsigned char lo, unsigned char hi) {
+    __m128i d = _mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - lo)));
+    return _mm_cmplt_epi8(d, _mm_set1_epi8((char)(-128 + (hi - lo + 1))));
+}
+
+static inline uint64_t movemask16(__m128i x, unsigned k) {
+    return (uint64_t)(unsigned)_mm_movemask_epi8(x) << (16 * k);
 }
 
 /* Masks of the 64 bytes at q (q[0..65) readable; q[64] is the byte after them) into word
@@ -745,42 +759,63 @@ TARGET_AVX2 static ALWAYS_INLINE void mask_block32(const unsigned char *q, tmask
 }
 #endif
 
+#endif
+
+#ifndef LEX_SSE2
+/* The portable mask builder and word reader work on 8 bytes in a 64-bit word ("SWAR"): a
+ * class test leaves 0x80 in the bytes that pass, gathered into 8 bits by one multiply. */
+#define B01 0x0101010101010101ull
+#define B7F 0x7F7F7F7F7F7F7F7Full
+#define B80 0x8080808080808080ull
+
+/* The 8 bytes at p, the first one lowest, whatever the host's byte order. */
+static inline uint64_t le64(const unsigned char *p) {
+    uint64_t x;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&x, p, 8);
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    memcpy(&x, p, 8);
+    x = __builtin_bswap64(x);
 #else
-/* The same masks, byte by byte. */
-static inline void mask_block_bytes(const unsigned char *q, size_t n, tmasks *m, size_t b,
-                                    mcarry *c, bool seg) {
-    uint64_t W = 0, A = 0, D = 0, X = 0, T = 0, cont = c->cont;
-    c->cont = 0;
-    for (size_t j = 0; j < 64 && j < n; j++) {
-        unsigned k = byte_class[q[j]];
-        uint64_t bit = 1ull << j;
-        A |= (k & (C_LOWER | C_UPPER | C_DIGIT)) ? bit : 0;
-        D |= (k & C_DIGIT) ? bit : 0;
-        X |= (k & (C_UPPER | C_DIGIT)) || (j + 1 < n && is_digit(q[j + 1])) ? bit : 0;
-        T |= q[j] < 64 && (SEG_BYTES >> q[j] & 1) ? bit : 0;
-        bool prev_digit = j ? (D >> (j - 1)) & 1 : c->d;
-        if (k & C_MAYSEP) {
-            if (is_wide_sep(q, j, n)) {
-                uint64_t len = seq_len(q, j, n);
-                cont |= ((1ull << len) - 2) << j; /* overflow past bit 63 carried below */
-                if (j + len > 64)
-                    c->cont = ((1ull << len) - 2) >> (64 - j);
-                continue;
-            }
-            W |= bit;
-        } else if (k & C_WORD) {
-            W |= bit;
-        } else if ((k & C_DOTCOMMA) && prev_digit && j + 1 < n && is_digit(q[j + 1])) {
-            W |= bit;
-        }
+    x = 0;
+    for (int i = 7; i >= 0; i--)
+        x = x << 8 | p[i];
+#endif
+    return x;
+}
+
+/* 0x80 in the ASCII bytes of x in [lo, hi]. */
+static inline uint64_t swar_in(uint64_t x, unsigned char lo, unsigned char hi) {
+    uint64_t l = x & B7F;
+    return (l + B01 * (0x80u - lo)) & ~(l + B01 * (0x7Fu - hi)) & ~x & B80;
+}
+
+/* 0x80 in the bytes of x equal to c. */
+static inline uint64_t swar_eq(uint64_t x, unsigned char c) {
+    uint64_t y = x ^ (B01 * c);
+    return ~(((y & B7F) + B7F) | y) & B80;
+}
+
+/* Bit i: byte i of x has 0x80 (x has no other bits). */
+static inline uint64_t swar_gather(uint64_t x) { return ((x >> 7) * 0x0102040810204080ull) >> 56; }
+
+/* mask_block, 8 bytes at a time. */
+static ALWAYS_INLINE void mask_block_swar(const unsigned char *q, tmasks *m, size_t b,
+                                          mcarry *c, bool seg) {
+    uint64_t A = 0, D = 0, U = 0, C = 0, H = 0, E = 0;
+    for (unsigned k = 0; k < 8; k++) {
+        uint64_t x = le64(q + 8 * k), dg = swar_in(x, '0', '9'), dot = swar_eq(x, '.');
+        unsigned sh = 8 * k;
+        A |= swar_gather(swar_in(x | B01 * 0x20, 'a', 'z') | dg) << sh;
+        D |= swar_gather(dg) << sh;
+        H |= swar_gather(x & B80) << sh;
+        C |= swar_gather(dot | swar_eq(x, ',')) << sh;
+        if (seg)
+            E |= swar_gather(dot | swar_eq(x, '\n') | swar_eq(x, '!') | swar_eq(x, '?')) << sh;
+        else
+            U |= swar_gather(swar_in(x, 'A', 'Z')) << sh;
     }
-    m->w[b] = W & ~cont;
-    m->f[b] = A;
-    if (seg)
-        m->t[b] = T;
-    else
-        m->x[b] = X;
-    c->d = D >> 63;
+    mask_finish(q, m, b, c, seg, A, D, H, C, seg ? E : U);
 }
 #endif
 
@@ -833,15 +868,18 @@ static ALWAYS_INLINE void build_masks(const unsigned char *p, size_t len, tmasks
     mcarry c = {0, 0};
     size_t nb = (len + 63) / 64;
     for (size_t b = 0; b < nb; b++) {
-#ifdef LEX_SSE2
         unsigned char tail[96];
         const unsigned char *q = block_at(p, len, 64 * b, tail);
+#ifdef LEX_SSE2
         if (seg)
             mask_block(q, m, b, &c, true);
         else
             mask_block(q, m, b, &c, false);
 #else
-        mask_block_bytes(p + 64 * b, len - 64 * b, m, b, &c, seg);
+        if (seg)
+            mask_block_swar(q, m, b, &c, true);
+        else
+            mask_block_swar(q, m, b, &c, false);
 #endif
     }
     masks_end(m, nb);
@@ -879,9 +917,6 @@ static ALWAYS_INLINE lexk lexk_make(void) {
 static ALWAYS_INLINE void lex_at(const tmasks *m, const lexk *k, const unsigned char *p,
                                  size_t s, size_t lim, size_t avail, bool whole, bool full,
                                  tok *t) {
-#ifdef LEX_SSE2
-    static const unsigned char keep[32] = {255, 255, 255, 255, 255, 255, 255, 255,
-                                           255, 255, 255, 255, 255, 255, 255, 255};
     size_t n = (size_t)__builtin_ctzll(~bits_at(m->f, s) | (1ull << 63));
     size_t e = s + n;
     /* A word byte right after the plain run (non-ASCII, or a '.' between digits) means the
@@ -902,6 +937,9 @@ static ALWAYS_INLINE void lex_at(const tmasks *m, const lexk *k, const unsigned 
         memcpy(pad, src, avail - s);
         src = pad;
     }
+#ifdef LEX_SSE2
+    static const unsigned char keep[32] = {255, 255, 255, 255, 255, 255, 255, 255,
+                                           255, 255, 255, 255, 255, 255, 255, 255};
     __m128i v = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)src),
                               _mm_loadu_si128((const __m128i *)(const void *)(keep + 16 - n)));
     __m128i up = _mm_cmplt_epi8(_mm_add_epi8(v, k->up_add), k->up_lim);
@@ -911,6 +949,17 @@ static ALWAYS_INLINE void lex_at(const tmasks *m, const lexk *k, const unsigned 
         (unsigned)_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(v, k->dg_add), k->dg_lim));
     uint64_t h = fold8(SEED_TERM, (uint64_t)_mm_cvtsi128_si64(lo));
     uint64_t h2 = fold8(h, (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(lo, lo)));
+#else
+    (void)k;
+    uint64_t x0 = le64(src), x1 = le64(src + 8);
+    x0 &= ~0ull >> (n >= 8 ? 0 : 64 - 8 * n);
+    x1 &= n > 8 ? ~0ull >> (128 - 8 * n) : 0;
+    uint64_t u0 = swar_in(x0, 'A', 'Z'), u1 = swar_in(x1, 'A', 'Z');
+    unsigned U = (unsigned)(swar_gather(u0) | swar_gather(u1) << 8);
+    unsigned D = (unsigned)(swar_gather(swar_in(x0, '0', '9')) |
+                            swar_gather(swar_in(x1, '0', '9')) << 8);
+    uint64_t h = fold8(SEED_TERM, x0 | u0 >> 2), h2 = fold8(h, x1 | u1 >> 2);
+#endif
     unsigned num = D & 1, f = num * T_NUM | (U & 1) * T_UPPER | (unsigned)(n >= 3) * T_LONG;
     f |= (unsigned)(!num & (D != 0)) * T_MIXED;
     if (full) /* all capitals: no lower-case letter (a plain word's letters are A-Z, a-z) */
@@ -921,14 +970,6 @@ static ALWAYS_INLINE void lex_at(const tmasks *m, const lexk *k, const unsigned 
     t->caps = U;
     t->n = n;
     t->f = f;
-#else
-    (void)m;
-    (void)k;
-    (void)avail;
-    (void)whole;
-    (void)full;
-    lex(p, s, lim, t);
-#endif
 }
 
 /* Where the next word may start after t, one ended before `lim`: the bytes up to the next
