@@ -1,6 +1,7 @@
 /* rr_validate: the validators a route names, declared in the policy's "validators" section
  * and compiled with it. This file parses each validator's configuration, owns the compiled
  * state, and runs the route's validators in order on one output. */
+#include "conf.h"
 #include "router.h"
 #include "schema.h"
 #include "validate.h"
@@ -24,21 +25,6 @@ struct rr_validator_impl {
     rr_semantic *semantic;
     rr_safety *safety;
 };
-
-static int check_keys(const json_t *obj, const char *ptr, const char *const *allowed,
-                      rr_error *err) {
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
-        bool ok = false;
-        for (size_t i = 0; allowed[i]; i++)
-            ok |= !strcmp(key, allowed[i]);
-        if (!ok)
-            return rr_err_at(err, RR_EPOLICY, ptr, 0, 0, 0, "unknown key '%s' for this validator "
-                             "type", key);
-    }
-    return RR_OK;
-}
 
 /* A threshold given as a number or as "thr.name". */
 static int threshold(const rr_router *r, const json_t *obj, const char *key, const char *ptr,
@@ -78,7 +64,7 @@ static int compile_schema(rr_router *r, rr_validator_def *d, struct rr_validator
                           const json_t *obj, rr_error *err) {
     static const char *const keys[] = {"type", "version", "description", "schema",
                                        "format_assert", NULL};
-    int rc = check_keys(obj, d->pointer, keys, err);
+    int rc = rr_conf_check_keys(obj, d->pointer, keys, "a schema validator", err);
     if (rc)
         return rc;
     json_t *schema = json_object_get(obj, "schema");
@@ -107,7 +93,11 @@ static int compile_schema(rr_router *r, rr_validator_def *d, struct rr_validator
     if (rc != RR_OK) {
         char p[300];
         snprintf(p, sizeof p, "%s/schema%s", d->pointer, se.pointer);
-        return rr_err_at(err, rc, p, 0, 0, 0, "invalid JSON Schema: %s", se.message);
+        const char *msg = se.message;
+        size_t pl = strlen(se.pointer);
+        if (pl && !strncmp(msg, se.pointer, pl) && !strncmp(msg + pl, ": ", 2))
+            msg += pl + 2; /* the pointer is already in ours */
+        return rr_err_at(err, rc, p, 0, 0, 0, "invalid JSON Schema: %s", msg);
     }
     return RR_OK;
 }
@@ -118,7 +108,7 @@ static int compile_grounding(rr_router *r, rr_validator_def *d, struct rr_valida
                                        "min_claim_support", "min_citation_coverage",
                                        "require_citations", "citation_pattern",
                                        "fail_on_unknown_number", "fail_on_unknown_entity", NULL};
-    int rc = check_keys(obj, d->pointer, keys, err);
+    int rc = rr_conf_check_keys(obj, d->pointer, keys, "a grounding validator", err);
     if (rc)
         return rc;
     rr_grounding_config cfg = RR_GROUNDING_CONFIG_INIT;

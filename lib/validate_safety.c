@@ -1,6 +1,7 @@
 /* Safety and shape checks on the output text: emptiness, truncated JSON, refusals, deny
  * patterns, PII the model should not have produced. Patterns are compiled once (JIT when
  * available) and shared read-only; a scratch per thread holds the match data and spans. */
+#include "conf.h"
 #include "validate_safety.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -105,23 +106,6 @@ static int oom(rr_error *err) {
     return rr_err(err, RR_ENOMEM, "out of memory");
 }
 
-static int check_keys(const json_t *obj, const char *ptr, const char *const *allowed,
-                      const char *what, rr_error *err) {
-    const char *key;
-    size_t klen;
-    json_t *v;
-    json_object_keylen_foreach((json_t *)obj, key, klen, v) {
-        bool ok = false;
-        for (size_t i = 0; !ok && allowed[i]; i++)
-            ok = strlen(key) == klen && !strcmp(key, allowed[i]);
-        if (!ok) {
-            char p[PTR_MAX];
-            ptr_join(p, ptr, key);
-            return rr_err_at(err, RR_EPOLICY, p, 0, 0, 0, "unknown key '%s' in %s", key, what);
-        }
-    }
-    return RR_OK;
-}
 
 static int get_bool(const json_t *obj, const char *ptr, const char *key, bool *out, rr_error *err) {
     const json_t *v = json_object_get(obj, key);
@@ -168,7 +152,7 @@ static int parse_entry(rr_safety *s, pcre2_compile_context *cc, pattern *list, s
     pattern *pt = &list[i];
     const json_t *re = e, *id = NULL;
     if (json_is_object(e)) {
-        int rc = check_keys(e, ep, keys, "a pattern entry", err);
+        int rc = rr_conf_check_keys(e, ep, keys, "a pattern entry", err);
         if (rc != RR_OK)
             return rc;
         re = json_object_get(e, "pattern");
@@ -260,7 +244,7 @@ static int parse_switches(rr_safety *s, const json_t *cfg, const char *ptr, rr_e
                          tname, jtype(cfg));
     char what[32];
     snprintf(what, sizeof what, "a %s validator", tname);
-    int rc = check_keys(cfg, ptr, s->shape ? shape_keys : safety_keys, what, err);
+    int rc = rr_conf_check_keys(cfg, ptr, s->shape ? shape_keys : safety_keys, what, err);
     if (rc != RR_OK)
         return rc;
     const json_t *t = json_object_get(cfg, "type");

@@ -2,6 +2,7 @@
  * router's, and each check is an ordinary compiled condition over both. Pointers are split
  * into segments once at compile time, so checking walks the parsed output without
  * allocating or re-parsing anything. */
+#include "conf.h"
 #include "validate_semantic.h"
 
 #include "router.h"
@@ -111,24 +112,6 @@ static int oom(rr_error *err) {
     return rr_err(err, RR_ENOMEM, "out of memory");
 }
 
-/* Keys outside `allowed` (NULL-terminated) are errors naming the key's pointer. */
-static int check_keys(const json_t *obj, const char *ptr, const char *const *allowed,
-                      const char *what, rr_error *err) {
-    const char *key;
-    size_t klen;
-    json_t *v;
-    json_object_keylen_foreach((json_t *)obj, key, klen, v) {
-        bool ok = false;
-        for (size_t i = 0; !ok && allowed[i]; i++)
-            ok = strlen(key) == klen && !strcmp(key, allowed[i]);
-        if (!ok) {
-            char p[PTR_MAX];
-            ptr_join(p, ptr, key);
-            return rr_err_at(err, RR_EPOLICY, p, 0, 0, 0, "unknown key '%s' in %s", key, what);
-        }
-    }
-    return RR_OK;
-}
 
 static int get_string(const json_t *obj, const char *ptr, const char *key, bool required,
                       const json_t **out, rr_error *err) {
@@ -278,9 +261,9 @@ static int parse_field_kind(field *f, const json_t *def, const char *fp, rr_erro
     if (sum) {
         f->kind = F_SUM;
         f->type = RR_T_NUM;
-        return check_keys(def, fp, sum_keys, "a sum field", err);
+        return rr_conf_check_keys(def, fp, sum_keys, "a sum field", err);
     }
-    int rc = check_keys(def, fp, plain_keys, "a field", err);
+    int rc = rr_conf_check_keys(def, fp, plain_keys, "a field", err);
     const json_t *t;
     if (rc == RR_OK)
         rc = get_string(def, fp, "type", true, &t, err);
@@ -408,7 +391,7 @@ static int parse_check(rr_semantic *s, const struct rr_router *r, const json_t *
         return rr_err_at(err, RR_EPOLICY, cp, 0, 0, 0, "a check must be an object, found %s",
                          jtype(def));
     const json_t *id, *as, *msg;
-    int rc = check_keys(def, cp, keys, "a check", err);
+    int rc = rr_conf_check_keys(def, cp, keys, "a check", err);
     if (rc == RR_OK)
         rc = get_string(def, cp, "id", true, &id, err);
     if (rc == RR_OK)
@@ -459,7 +442,7 @@ static int parse_config(rr_semantic *s, const struct rr_router *r, const json_t 
     if (!json_is_object(config))
         return rr_err_at(err, RR_EPOLICY, ptr, 0, 0, 0,
                          "a semantic validator must be an object, found %s", jtype(config));
-    int rc = check_keys(config, ptr, keys, "a semantic validator", err);
+    int rc = rr_conf_check_keys(config, ptr, keys, "a semantic validator", err);
     if (rc != RR_OK)
         return rc;
     const json_t *type = json_object_get(config, "type");
