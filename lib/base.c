@@ -221,6 +221,12 @@ void rr_buf_json_str(rr_buf *b, const char *s, size_t n) {
     rr_buf_putc(b, '"');
 }
 
+void rr_buf_json_kv(rr_buf *b, const char *k, const char *v) {
+    rr_buf_json_str(b, k, strlen(k));
+    rr_buf_putc(b, ':');
+    rr_buf_json_str(b, v, strlen(v));
+}
+
 void rr_buf_json_num(rr_buf *b, double v) {
     if (!isfinite(v)) {
         rr_buf_puts(b, "null");

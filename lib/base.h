@@ -55,6 +55,8 @@ void rr_buf_putc(rr_buf *b, char c);
 void rr_buf_printf(rr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append `s` (n bytes) as a JSON string literal with quotes, escaping as RFC 8259 asks. */
 void rr_buf_json_str(rr_buf *b, const char *s, size_t n);
+/* Append "k":"v" (both escaped). */
+void rr_buf_json_kv(rr_buf *b, const char *k, const char *v);
 /* Append a number as JSON: integers without a fraction, others with %.17g trimmed;
  * non-finite values as null. */
 void rr_buf_json_num(rr_buf *b, double v);

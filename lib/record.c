@@ -209,9 +209,14 @@ static void key(rr_buf *b, const char *k) {
     rr_buf_putc(b, ':');
 }
 
-static void kv_str(rr_buf *b, const char *k, const char *v) {
-    key(b, k);
-    rr_buf_json_str(b, v, strlen(v));
+void rr_policy_json(rr_buf *b, const rr_router *r) {
+    rr_buf_puts(b, "\"policy\":{");
+    rr_buf_json_kv(b, "name", r->name);
+    rr_buf_putc(b, ',');
+    rr_buf_json_kv(b, "version", r->version);
+    rr_buf_putc(b, ',');
+    rr_buf_json_kv(b, "fingerprint", r->fingerprint);
+    rr_buf_putc(b, '}');
 }
 
 static void put_features(rr_buf *b, const rr_decision *d) {
@@ -255,9 +260,9 @@ static void put_stages(rr_buf *b, const rr_decision *d) {
     for (size_t i = 0; i < d->nelig_fired; i++) {
         const rr_elig_rule *e = &r->elig[d->elig_fired[i]];
         rr_buf_puts(b, i ? ",{" : "{");
-        kv_str(b, "id", e->id);
+        rr_buf_json_kv(b, "id", e->id);
         rr_buf_putc(b, ',');
-        kv_str(b, "reason", e->reason);
+        rr_buf_json_kv(b, "reason", e->reason);
         rr_buf_puts(b, ",\"inputs\":");
         put_stage_inputs(b, d, e->when);
         rr_buf_putc(b, '}');
@@ -265,9 +270,9 @@ static void put_stages(rr_buf *b, const rr_decision *d) {
     rr_buf_puts(b, "],\"denied\":\"");
     put_denials(b, d, true);
     rr_buf_puts(b, "\"},{\"stage\":\"task\",");
-    kv_str(b, "result", r->tasks[d->task]);
+    rr_buf_json_kv(b, "result", r->tasks[d->task]);
     rr_buf_putc(b, ',');
-    kv_str(b, "rule", d->task_rule >= 0 ? r->task_rules[d->task_rule].id : "");
+    rr_buf_json_kv(b, "rule", d->task_rule >= 0 ? r->task_rules[d->task_rule].id : "");
     if (d->task_rule >= 0) {
         rr_buf_puts(b, ",\"inputs\":");
         put_stage_inputs(b, d, r->task_rules[d->task_rule].when);
@@ -275,16 +280,16 @@ static void put_stages(rr_buf *b, const rr_decision *d) {
     rr_buf_puts(b, ",\"reason\":");
     rr_buf_puts(b, d->task_rule >= 0 ? "\"task rule matched\"" : "\"no task rule matched\"");
     rr_buf_puts(b, "},{\"stage\":\"route\",");
-    kv_str(b, "result", r->routes[d->route].id);
+    rr_buf_json_kv(b, "result", r->routes[d->route].id);
     rr_buf_putc(b, ',');
-    kv_str(b, "rule", d->rule >= 0 ? r->rules[d->rule].id : "");
+    rr_buf_json_kv(b, "rule", d->rule >= 0 ? r->rules[d->rule].id : "");
     if (d->rule >= 0) {
         rr_buf_puts(b, ",\"inputs\":");
         put_stage_inputs(b, d, r->rules[d->rule].when);
     }
     if (d->first_route >= 0) {
         rr_buf_putc(b, ',');
-        kv_str(b, "selected", r->routes[d->first_route].id);
+        rr_buf_json_kv(b, "selected", r->routes[d->first_route].id);
     }
     static const char *const why[] = {"rule matched", "selected route denied; took its "
                                       "escalate.denied target",
@@ -298,9 +303,9 @@ static void put_stages(rr_buf *b, const rr_decision *d) {
     if (d->reroute != RR_REROUTE_NONE && d->reroute != RR_REROUTE_NO_MATCH &&
         d->reroute != RR_REROUTE_FORCED) {
         rr_buf_puts(b, ",\"denied\":{");
-        kv_str(b, "kind", denied_kinds[d->denied_kind]);
+        rr_buf_json_kv(b, "kind", denied_kinds[d->denied_kind]);
         rr_buf_putc(b, ',');
-        kv_str(b, "name", denied_name(d));
+        rr_buf_json_kv(b, "name", denied_name(d));
         rr_buf_putc(b, '}');
     }
     rr_buf_puts(b, "}]");
@@ -343,28 +348,24 @@ static void build_json(rr_decision *d) {
     static const char *const kinds[] = {"model", "human", "clarify", "defer", "refuse"};
     rr_buf *b = &d->json;
     rr_buf_clear(b);
-    rr_buf_puts(b, "{\"policy\":{");
-    kv_str(b, "name", r->name);
+    rr_buf_putc(b, '{');
+    rr_policy_json(b, r);
+    rr_buf_puts(b, ",\"route\":{");
+    rr_buf_json_kv(b, "id", rt->id);
     rr_buf_putc(b, ',');
-    kv_str(b, "version", r->version);
+    rr_buf_json_kv(b, "version", rt->version);
     rr_buf_putc(b, ',');
-    kv_str(b, "fingerprint", r->fingerprint);
-    rr_buf_puts(b, "},\"route\":{");
-    kv_str(b, "id", rt->id);
-    rr_buf_putc(b, ',');
-    kv_str(b, "version", rt->version);
-    rr_buf_putc(b, ',');
-    kv_str(b, "kind", kinds[rt->kind]);
+    rr_buf_json_kv(b, "kind", kinds[rt->kind]);
     rr_buf_puts(b, "},");
-    kv_str(b, "gen_ai.request.model", rt->model >= 0 ? r->models[rt->model].id : "");
+    rr_buf_json_kv(b, "gen_ai.request.model", rt->model >= 0 ? r->models[rt->model].id : "");
     rr_buf_putc(b, ',');
-    kv_str(b, "task", r->tasks[d->task]);
+    rr_buf_json_kv(b, "task", r->tasks[d->task]);
     rr_buf_putc(b, ',');
-    kv_str(b, "rule", d->rule >= 0 ? r->rules[d->rule].id : "");
+    rr_buf_json_kv(b, "rule", d->rule >= 0 ? r->rules[d->rule].id : "");
     rr_buf_putc(b, ',');
-    kv_str(b, "prompt", rt->prompt);
+    rr_buf_json_kv(b, "prompt", rt->prompt);
     rr_buf_putc(b, ',');
-    kv_str(b, "output_mode", rt->output_mode);
+    rr_buf_json_kv(b, "output_mode", rt->output_mode);
     rr_buf_puts(b, ",\"tools\":[");
     for (size_t i = 0; i < rt->ntools; i++) {
         if (i)
@@ -376,23 +377,23 @@ static void build_json(rr_decision *d) {
     for (size_t i = 0; i < rt->nvalidators; i++) {
         const rr_validator_def *v = &r->validators[rt->validators[i]];
         rr_buf_puts(b, i ? ",{" : "{");
-        kv_str(b, "name", v->name);
+        rr_buf_json_kv(b, "name", v->name);
         rr_buf_putc(b, ',');
-        kv_str(b, "type", v->type);
+        rr_buf_json_kv(b, "type", v->type);
         rr_buf_putc(b, ',');
-        kv_str(b, "version", v->version);
+        rr_buf_json_kv(b, "version", v->version);
         rr_buf_putc(b, '}');
     }
     rr_buf_puts(b, "],\"escalation\":{");
     for (size_t i = 0; i < rt->nesc; i++) {
         if (i)
             rr_buf_putc(b, ',');
-        kv_str(b, rr_failure_name(rt->esc[i].failure), r->routes[rt->esc[i].target].id);
+        rr_buf_json_kv(b, rr_failure_name(rt->esc[i].failure), r->routes[rt->esc[i].target].id);
     }
     rr_buf_putc(b, '}');
     if (rt->kind != RR_ROUTE_MODEL) {
         rr_buf_putc(b, ',');
-        kv_str(b, "message", rt->message ? rt->message : "");
+        rr_buf_json_kv(b, "message", rt->message ? rt->message : "");
     }
     if (d->has_conv && d->pool.p) {
         rr_buf_putc(b, ',');
@@ -402,11 +403,11 @@ static void build_json(rr_decision *d) {
     rr_buf_printf(b, ",\"attempt\":%u", (unsigned)d->attempt);
     if (d->esc_from >= 0) {
         rr_buf_puts(b, ",\"escalated_from\":{");
-        kv_str(b, "route", r->routes[d->esc_from].id);
+        rr_buf_json_kv(b, "route", r->routes[d->esc_from].id);
         rr_buf_putc(b, ',');
-        kv_str(b, "failure", rr_failure_name(d->esc_failure));
+        rr_buf_json_kv(b, "failure", rr_failure_name(d->esc_failure));
         rr_buf_putc(b, ',');
-        kv_str(b, "how", esc_how_names[d->esc_how]);
+        rr_buf_json_kv(b, "how", esc_how_names[d->esc_how]);
         rr_buf_puts(b, ",\"prior_cost_usd\":");
         rr_buf_json_num(b, d->prior_cost_usd);
         rr_buf_puts(b, ",\"prior_latency_ms\":");
@@ -425,14 +426,14 @@ static void build_json(rr_decision *d) {
                 rr_buf_putc(b, ',');
             key(b, cd->name);
             rr_buf_putc(b, '{');
-            kv_str(b, "model", rr_classifier_name(cd->model));
+            rr_buf_json_kv(b, "model", rr_classifier_name(cd->model));
             rr_buf_putc(b, ',');
-            kv_str(b, "version", rr_classifier_version(cd->model));
+            rr_buf_json_kv(b, "version", rr_classifier_version(cd->model));
             rr_buf_putc(b, ',');
-            kv_str(b, "fingerprint", rr_classifier_fingerprint(cd->model));
+            rr_buf_json_kv(b, "fingerprint", rr_classifier_fingerprint(cd->model));
             rr_buf_putc(b, ',');
             int32_t l = d->clf[i].label;
-            kv_str(b, "label", l >= 0 ? rr_classifier_label(cd->model, (uint32_t)l) : "unknown");
+            rr_buf_json_kv(b, "label", l >= 0 ? rr_classifier_label(cd->model, (uint32_t)l) : "unknown");
             rr_buf_puts(b, ",\"p\":");
             rr_buf_json_num(b, d->clf[i].p);
             rr_buf_puts(b, ",\"top\":[");

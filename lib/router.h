@@ -366,6 +366,9 @@ static inline int rr_prefix_bit(unsigned a, unsigned b, unsigned c) {
     return (int)((key * 2654435761u) >> 20);
 }
 
+/* record.c: append "policy":{"name","version","fingerprint"} (every record starts so). */
+void rr_policy_json(rr_buf *b, const struct rr_router *r);
+
 /* policy.c */
 int rr_policy_compile(struct rr_router *r, const char *text, size_t len, rr_error *err);
 

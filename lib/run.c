@@ -503,11 +503,6 @@ int rr_outcome_valid(const rr_outcome *o) {
     return o ? o->valid : 0;
 }
 
-static void kv(rr_buf *b, const char *k, const char *v) {
-    rr_buf_json_str(b, k, strlen(k));
-    rr_buf_putc(b, ':');
-    rr_buf_json_str(b, v, strlen(v));
-}
 
 const char *rr_outcome_json(rr_outcome *o, size_t *len) {
     if (!o || !o->router)
@@ -516,21 +511,17 @@ const char *rr_outcome_json(rr_outcome *o, size_t *len) {
         const rr_router *r = o->router;
         rr_buf *b = &o->json;
         rr_buf_clear(b);
-        rr_buf_puts(b, "{\"policy\":{");
-        kv(b, "name", r->name);
+        rr_buf_putc(b, '{');
+        rr_policy_json(b, r);
         rr_buf_putc(b, ',');
-        kv(b, "version", r->version);
+        rr_buf_json_kv(b, "kind", o->kind);
         rr_buf_putc(b, ',');
-        kv(b, "fingerprint", r->fingerprint);
-        rr_buf_puts(b, "},");
-        kv(b, "kind", o->kind);
+        rr_buf_json_kv(b, "route", rr_outcome_route(o));
         rr_buf_putc(b, ',');
-        kv(b, "route", rr_outcome_route(o));
-        rr_buf_putc(b, ',');
-        kv(b, "gen_ai.response.model", rr_outcome_model(o));
+        rr_buf_json_kv(b, "gen_ai.response.model", rr_outcome_model(o));
         rr_buf_printf(b, ",\"valid\":%s,\"text_bytes\":%zu,", o->valid ? "true" : "false",
                       o->text.len);
-        kv(b, "reason", rr_outcome_reason(o));
+        rr_buf_json_kv(b, "reason", rr_outcome_reason(o));
         rr_buf_printf(b, ",\"gen_ai.usage.input_tokens\":%lld,\"gen_ai.usage.output_tokens\":%lld",
                       (long long)o->in, (long long)o->out);
         rr_buf_puts(b, ",\"cost_usd\":");
@@ -541,13 +532,13 @@ const char *rr_outcome_json(rr_outcome *o, size_t *len) {
         for (size_t i = 0; i < o->natt; i++) {
             const attempt_rec *a = &o->att[i];
             rr_buf_puts(b, i ? ",{" : "{");
-            kv(b, "route", r->routes[a->route].id);
+            rr_buf_json_kv(b, "route", r->routes[a->route].id);
             rr_buf_putc(b, ',');
-            kv(b, "gen_ai.request.model", a->model >= 0 ? r->models[a->model].id : "");
+            rr_buf_json_kv(b, "gen_ai.request.model", a->model >= 0 ? r->models[a->model].id : "");
             rr_buf_putc(b, ',');
-            kv(b, "status", status_name(a->status));
+            rr_buf_json_kv(b, "status", status_name(a->status));
             rr_buf_putc(b, ',');
-            kv(b, "failure", a->failure >= 0 ? rr_failure_name(a->failure) : "");
+            rr_buf_json_kv(b, "failure", a->failure >= 0 ? rr_failure_name(a->failure) : "");
             rr_buf_printf(b, ",\"gen_ai.usage.input_tokens\":%lld,"
                              "\"gen_ai.usage.output_tokens\":%lld,\"cost_usd\":",
                           (long long)a->in, (long long)a->out);
