@@ -3,6 +3,19 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *rr_json_type_name(const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "boolean";
+    default: return "null";
+    }
+}
+
 int rr_conf_check_keys(const json_t *obj, const char *ptr, const char *const *allowed,
                        const char *what, rr_error *err) {
     const char *key;

@@ -6,6 +6,7 @@
  * rules, routing rules; then whole-policy checks (cycles, contract changes, reachability,
  * worst-case ladders) and the fingerprint. */
 #include "classify.h"
+#include "conf.h"
 #include "router.h"
 
 #include <jansson.h>
@@ -96,19 +97,6 @@ static void ptr_index(char *out, size_t cap, const char *base, size_t i) {
             return rc_;                                                                    \
     } while (0)
 
-static const char *type_name(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    default: return "null";
-    }
-}
-
 static int check_keys(pc *c, json_t *obj, const char *ptr, const char *const *allowed) {
     const char *key;
     json_t *v;
@@ -145,7 +133,7 @@ static int lookup(pc *c, json_t *parent, const char *ptr, const char *key, bool 
                         : RR_OK;
     if (!is(*v))
         return fail(c, RR_EPOLICY, p, 0, "'%s' must be %s, found %s", key, what,
-                    type_name(*v));
+                    rr_json_type_name(*v));
     return RR_OK;
 }
 
@@ -374,7 +362,8 @@ static int parse_models(pc *c, json_t *models) {
         char p[PTR_MAX];
         ptr_join(p, sizeof p, "/models", id);
         if (!json_is_object(m))
-            return fail(c, RR_EPOLICY, p, 0, "a model must be an object, found %s", type_name(m));
+            return fail(c, RR_EPOLICY, p, 0, "a model must be an object, found %s",
+                        rr_json_type_name(m));
         TRY(check_keys(c, m, p, keys));
         rr_model_def *d = &r->models[r->nmodels++];
         TRY(dup(c, &d->id, id));
@@ -401,7 +390,7 @@ static int parse_thresholds(pc *c, json_t *thr) {
         ptr_join(p, sizeof p, "/thresholds", name);
         if (!json_is_number(v))
             return fail(c, RR_EPOLICY, p, 0, "a threshold must be a number, found %s",
-                        type_name(v));
+                        rr_json_type_name(v));
         rr_threshold_def *d = &r->thresholds[r->nthresholds++];
         TRY(dup(c, &d->name, name));
         d->value = json_number_value(v);
@@ -488,7 +477,7 @@ static int parse_patterns(pc *c, json_t *pats) {
             json_t *v = json_array_get(arr, i);
             if (!json_is_string(v)) {
                 rc = fail(c, RR_EPOLICY, pi, 0, "a pattern must be a string, found %s",
-                          type_name(v));
+                          rr_json_type_name(v));
                 break;
             }
             int ec;
@@ -541,7 +530,7 @@ static int parse_attributes(pc *c, json_t *attrs) {
         } else {
             return fail(c, RR_EPOLICY, p, 0,
                         "an attribute is a type name or {\"type\", \"default\"}, found %s",
-                        type_name(v));
+                        rr_json_type_name(v));
         }
         rr_type t;
         if (!strcmp(tname, "string"))
@@ -566,7 +555,7 @@ static int parse_attributes(pc *c, json_t *attrs) {
                       (t == RR_T_BOOL && json_is_boolean(def));
             if (!ok)
                 return fail(c, RR_EPOLICY, pd, 0, "default must be a %s, found %s", tname,
-                            type_name(def));
+                            rr_json_type_name(def));
             if (t == RR_T_STR)
                 TRY(dup(c, &d->def_str, json_string_value(def)));
             else if (t == RR_T_NUM)
@@ -704,7 +693,7 @@ static int parse_validators(pc *c, json_t *vals) {
         ptr_join(p, sizeof p, "/validators", name);
         if (!json_is_object(v))
             return fail(c, RR_EPOLICY, p, 0, "a validator must be an object, found %s",
-                        type_name(v));
+                        rr_json_type_name(v));
         const char *type = NULL, *version = "1";
         TRY(get_str(c, v, p, "type", true, &type));
         TRY(get_str(c, v, p, "version", false, &version));
@@ -749,7 +738,7 @@ static int parse_str_list(pc *c, json_t *arr, const char *ptr, const char *what,
         json_t *v = json_array_get(arr, i);
         if (!json_is_string(v))
             return fail(c, RR_EPOLICY, p, 0, "a %s name must be a string, found %s", what,
-                        type_name(v));
+                        rr_json_type_name(v));
         int idx = find_name(names, nnames, json_string_value(v));
         if (idx < 0)
             return fail(c, RR_EPOLICY, p, 0, "unknown %s '%s'", what, json_string_value(v));
@@ -788,7 +777,7 @@ static int parse_route(pc *c, const char *id, json_t *rt, rr_route_def *d) {
     char p[PTR_MAX];
     ptr_join(p, sizeof p, "/routes", id);
     if (!json_is_object(rt))
-        return fail(c, RR_EPOLICY, p, 0, "a route must be an object, found %s", type_name(rt));
+        return fail(c, RR_EPOLICY, p, 0, "a route must be an object, found %s", rr_json_type_name(rt));
     const char *kind = "model", *version = "1";
     TRY(get_str(c, rt, p, "kind", false, &kind));
     TRY(get_str(c, rt, p, "version", false, &version));
@@ -1446,7 +1435,7 @@ static int compile_root(pc *c, json_t *root) {
     rr_router *r = c->r;
     if (!json_is_object(root))
         return fail(c, RR_EPOLICY, "", 0, "a policy must be a JSON object, found %s",
-                    type_name(root));
+                    rr_json_type_name(root));
     static const char *const keys[] = {
         "policy", "version", "description", "models", "thresholds", "patterns", "attributes",
         "eligibility", "tasks", "rules", "routes", "validators", "limits", "terminal", "options",

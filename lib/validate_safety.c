@@ -70,25 +70,6 @@ static void pcre_free(void *p, void *ud) {
 
 /* ---- config helpers (same conventions as the policy compiler) ------------------------ */
 
-static const char *jtype(const json_t *j) {
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "bool";
-    default:
-        return "null";
-    }
-}
-
 static void ptr_join(char *out, const char *base, const char *tok) {
     size_t len = (size_t)snprintf(out, PTR_MAX, "%s/", base);
     for (; *tok && len + 2 < PTR_MAX; tok++) {
@@ -115,7 +96,7 @@ static int get_bool(const json_t *obj, const char *ptr, const char *key, bool *o
         char p[PTR_MAX];
         ptr_join(p, ptr, key);
         return rr_err_at(err, RR_EPOLICY, p, 0, 0, 0, "'%s' must be true or false, found %s", key,
-                         jtype(v));
+                         rr_json_type_name(v));
     }
     *out = json_is_true(v);
     return RR_OK;
@@ -172,7 +153,7 @@ static int parse_entry(rr_safety *s, pcre2_compile_context *cc, pattern *list, s
                              "a pattern entry needs a string \"pattern\"");
     } else if (!json_is_string(e)) {
         return rr_err_at(err, RR_EPOLICY, ep, 0, 0, 0,
-                         "a pattern is a string or {\"id\", \"pattern\"}, found %s", jtype(e));
+                         "a pattern is a string or {\"id\", \"pattern\"}, found %s", rr_json_type_name(e));
     }
     char num[24];
     snprintf(num, sizeof num, "%zu", i);
@@ -197,7 +178,7 @@ static int parse_list(rr_safety *s, pcre2_compile_context *cc, const json_t *cfg
     ptr_join(p, ptr, key);
     if (!json_is_array(arr))
         return rr_err_at(err, RR_EPOLICY, p, 0, 0, 0, "'%s' must be an array, found %s", key,
-                         jtype(arr));
+                         rr_json_type_name(arr));
     size_t len = json_array_size(arr);
     if (len && !(*out = rr_calloc(&s->a, len, sizeof **out)))
         return oom(err);
@@ -241,7 +222,7 @@ static int parse_switches(rr_safety *s, const json_t *cfg, const char *ptr, rr_e
         return rr_err_at(err, RR_EPOLICY, ptr, 0, 0, 0,
                          "a %s validator must be an object, "
                          "found %s",
-                         tname, jtype(cfg));
+                         tname, rr_json_type_name(cfg));
     char what[32];
     snprintf(what, sizeof what, "a %s validator", tname);
     int rc = rr_conf_check_keys(cfg, ptr, s->shape ? shape_keys : safety_keys, what, err);

@@ -63,25 +63,6 @@ struct rr_semantic {
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
-static const char *jtype(const json_t *j) {
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "bool";
-    default:
-        return "null";
-    }
-}
-
 /* Append one RFC 6901 reference token (escaping '~' and '/') to a fixed buffer; an
  * over-long result is cut, which only shortens an error message or location. */
 static size_t ptr_push(char *buf, size_t cap, size_t len, const char *tok, size_t n) {
@@ -123,7 +104,7 @@ static int get_string(const json_t *obj, const char *ptr, const char *key, bool 
                         : RR_OK;
     if (!json_is_string(*out))
         return rr_err_at(err, RR_EPOLICY, p, 0, 0, 0, "'%s' must be a string, found %s", key,
-                         jtype(*out));
+                         rr_json_type_name(*out));
     if (strlen(json_string_value(*out)) != json_string_length(*out))
         return rr_err_at(err, RR_EPOLICY, p, 0, 0, 0, "'%s' must not contain NUL characters", key);
     return RR_OK;
@@ -296,7 +277,7 @@ static int parse_field(rr_semantic *s, const struct rr_router *r, const char *na
         return oom(err);
     if (!json_is_object(def))
         return rr_err_at(err, RR_EPOLICY, fp, 0, 0, 0, "a field must be an object, found %s",
-                         jtype(def));
+                         rr_json_type_name(def));
     if ((rc = parse_field_kind(f, def, fp, err)) != RR_OK)
         return rc;
     const char *key = f->kind == F_SUM ? "sum" : "pointer";
@@ -316,7 +297,7 @@ static int parse_fields(rr_semantic *s, const struct rr_router *r, const json_t 
     ptr_join(fp, ptr, "fields");
     if (!json_is_object(fields))
         return rr_err_at(err, RR_EPOLICY, fp, 0, 0, 0, "'fields' must be an object, found %s",
-                         jtype(fields));
+                         rr_json_type_name(fields));
     size_t n = json_object_size(fields);
     if (n > RR_SEMANTIC_MAX_FIELDS)
         return rr_err_at(err, RR_EPOLICY, fp, 0, 0, 0, "at most %d fields per validator",
@@ -389,7 +370,7 @@ static int parse_check(rr_semantic *s, const struct rr_router *r, const json_t *
     check *c = &s->checks[s->nchecks++];
     if (!json_is_object(def))
         return rr_err_at(err, RR_EPOLICY, cp, 0, 0, 0, "a check must be an object, found %s",
-                         jtype(def));
+                         rr_json_type_name(def));
     const json_t *id, *as, *msg;
     int rc = rr_conf_check_keys(def, cp, keys, "a check", err);
     if (rc == RR_OK)
@@ -441,7 +422,7 @@ static int parse_config(rr_semantic *s, const struct rr_router *r, const json_t 
     static const char *const keys[] = {"type", "version", "description", "fields", "checks", NULL};
     if (!json_is_object(config))
         return rr_err_at(err, RR_EPOLICY, ptr, 0, 0, 0,
-                         "a semantic validator must be an object, found %s", jtype(config));
+                         "a semantic validator must be an object, found %s", rr_json_type_name(config));
     int rc = rr_conf_check_keys(config, ptr, keys, "a semantic validator", err);
     if (rc != RR_OK)
         return rc;
@@ -638,7 +619,7 @@ static void sum_add(sum_state *st, double x) {
 
 static void sum_mismatch(run *r, sum_state *st, const char *what, const json_t *j) {
     if (!st->bad) /* the first one says enough; the rest would repeat it */
-        finding(r, st->f, "semantic_type_mismatch", r->path, r->plen, what, jtype(j));
+        finding(r, st->f, "semantic_type_mismatch", r->path, r->plen, what, rr_json_type_name(j));
     st->bad = true;
 }
 
@@ -724,7 +705,7 @@ static bool read_field(run *r, const field *f, const json_t *output, rr_value *v
               (f->kind == F_BOOL && json_is_boolean(j)) ||
               ((f->kind == F_STR || f->kind == F_DATE) && json_is_string(j));
     if (!ok) {
-        finding(r, f, "semantic_type_mismatch", f->loc, strlen(f->loc), expects[f->kind], jtype(j));
+        finding(r, f, "semantic_type_mismatch", f->loc, strlen(f->loc), expects[f->kind], rr_json_type_name(j));
         return false;
     }
     v->present = 1;
